@@ -1,0 +1,15 @@
+//! baton: a workflow-as-data rules engine for festivals, plans of tasks that agents carry out and
+//! get paid for on Hedera.
+//!
+//! The pipeline: files are loaded with spans (`spec`, `festival_dir`), checked and compiled
+//! (`check`), planned (`plan`). Every stage reports problems as `diagnostics`.
+
+#![forbid(unsafe_code)]
+
+pub mod check;
+pub mod cli;
+pub mod diagnostics;
+pub mod festival_dir;
+pub mod load;
+pub mod plan;
+pub mod spec;

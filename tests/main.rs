@@ -1,0 +1,6 @@
+//! One integration-test binary: each module drives the library or the `baton` binary.
+
+mod cli;
+mod golden;
+mod robustness;
+mod shipped;
