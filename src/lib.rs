@@ -10,6 +10,7 @@ pub mod check;
 pub mod cli;
 pub mod diagnostics;
 pub mod festival_dir;
+pub mod gates;
 pub mod load;
 pub mod plan;
 pub mod spec;

@@ -9,6 +9,7 @@ mod dag;
 mod gates;
 mod lifecycle;
 mod refs;
+mod scripts;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -77,6 +78,9 @@ pub fn compile(sources: &mut Sources, workflow: Workflow, env: &dyn Env) -> (Opt
     let graph = dag::build(&workflow.tasks, &index, &mut diagnostics);
     refs::check_agents(&workflow, &graph, &mut diagnostics);
     let gate_files = gates::resolve(&workflow, &lifecycles, &base, &mut diagnostics);
+    let engine = crate::gates::GateEngine::default();
+    scripts::check_gates(sources, &engine, &gate_files, &mut diagnostics);
+    scripts::check_guards(sources, &engine, &lifecycles, &mut diagnostics);
     let spend = budget::check(&workflow, &lifecycles, &task_lifecycle, &mut diagnostics);
     refs::check_payable(&workflow, &lifecycles, &task_lifecycle, &mut diagnostics);
     if diagnostics.iter().any(Diagnostic::is_error) {

@@ -2,6 +2,7 @@
 //! library and prints. Exit codes mean the same everywhere: 0 ok, 1 the input is wrong or a check
 //! failed, 2 the tool could not do its job (usage, I/O).
 
+mod gate;
 mod plan;
 mod schema;
 mod validate;
@@ -57,6 +58,11 @@ pub enum Command {
         path: PathBuf,
         #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
         format: PlanFormat,
+    },
+    /// Quality gates: run them on reports, run their test cases.
+    Gate {
+        #[command(subcommand)]
+        command: gate::GateCommand,
     },
     /// Print a JSON Schema baton checks files against.
     Schema {
@@ -119,5 +125,6 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Validate { paths, format } => validate::run(paths, *format, color),
         Command::Plan { path, format } => plan::run(path, *format, color),
         Command::Schema { which } => schema::run(*which),
+        Command::Gate { command } => gate::run(command),
     }
 }

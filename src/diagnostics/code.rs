@@ -72,6 +72,9 @@ codes! {
     FestFrontMatter = 702, Warning, "a festival file's front matter could not be read";
     FestProgressLog = 703, Warning, "a line of the festival's progress log could not be read";
     NotAFestival = 704, Error, "the directory holds no phases, sequences or tasks";
+    // Gates and guards.
+    GateSyntax = 801, Error, "a gate script does not compile";
+    GuardSyntax = 802, Error, "a `when:` guard does not compile";
     // Warnings about the plan.
     UnpaidTask = 601, Warning, "no path through the lifecycle pays this task";
     UnusedAgent = 602, Warning, "an agent is never assigned and has no capability a task needs";

@@ -145,8 +145,21 @@ impl Sources {
     }
 }
 
+/// The path as shown: `./` dropped and `dir/..` folded, without touching the file system.
 fn display_path(path: &Path) -> String {
-    let text = path.to_string_lossy();
+    use std::path::Component;
+    let mut parts: Vec<Component<'_>> = Vec::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(parts.last(), Some(Component::Normal(_))) => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    let folded: PathBuf = parts.iter().collect();
+    let text = folded.to_string_lossy();
     text.strip_prefix("./").unwrap_or(&text).to_string()
 }
 
@@ -267,4 +280,22 @@ pub fn render_json(sources: &Sources, diagnostics: &[Diagnostic]) -> String {
         })
         .collect();
     serde_json::to_string_pretty(&items).unwrap_or_else(|_| "[]".to_string())
+}
+
+/// The byte offset of a 1-based line and column (in characters), clamped to the text.
+#[must_use]
+pub fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let mut start = 0;
+    for _ in 1..line {
+        match text[start..].find('\n') {
+            Some(i) => start += i + 1,
+            None => return text.len(),
+        }
+    }
+    let line_text = text[start..].split('\n').next().unwrap_or("");
+    start
+        + line_text
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(line_text.len(), |(i, _)| i)
 }
