@@ -96,10 +96,12 @@ impl GateEngine {
         }
     }
 
+    /// The names scripts may use, for strict-variables mode. Declared as variables, not constants:
+    /// the optimizer folds constants into the script, which would freeze every input at `()`.
     fn compile_scope() -> Scope<'static> {
         let mut scope = Scope::new();
         for name in INPUTS {
-            scope.push_constant(name, Dynamic::UNIT);
+            scope.push(name, Dynamic::UNIT);
         }
         scope
     }

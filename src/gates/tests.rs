@@ -111,3 +111,17 @@ fn guards_are_bools_over_the_same_values() {
     let (place, reason) = engine.compile_guard("task.attempt <").expect_err("incomplete");
     assert!(place.is_some() && !reason.is_empty());
 }
+
+/// Regression: inputs declared as constants at compile time were folded into the script as `()`.
+#[test]
+fn inputs_are_not_folded_at_compile_time() {
+    let engine = GateEngine::default();
+    let source = "require(type_of(params) == \"map\", \"params is not a map\"); require(\"min\" in params, \"no min\"); verdict()";
+    let gate = engine
+        .compile("fold", Path::new("gates/fold.rhai"), source)
+        .expect("compiles");
+    let mut with_params = input(json!({}));
+    with_params.params = json!({"min": 1});
+    let verdict = engine.evaluate(&gate, &with_params).expect("runs");
+    assert!(verdict.pass, "{:?}", verdict.reasons);
+}

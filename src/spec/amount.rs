@@ -10,14 +10,18 @@ pub struct Amount {
     pub scale: u32,
 }
 
-/// The most decimal places an amount may be written with (HTS allows at most 18).
-pub(crate) const MAX_SCALE: u32 = 18;
+/// The most decimal places an amount may be written with. HTS tokens have at most 18; more is
+/// still parsed, so that the precision check can say so instead of the amount being dropped.
+pub(crate) const MAX_SCALE: u32 = 30;
 
 impl Amount {
-    /// Parses `12`, `-3`, `12.50`, `1_000`. Exponents and non-numbers are `None`.
+    /// Parses `12`, `-3`, `12.50`, `1_000`, `1.5e3`, `2E-2`. Non-numbers are `None`.
     #[must_use]
     pub fn parse(text: &str) -> Option<Self> {
         let clean: String = text.trim().chars().filter(|c| *c != '_').collect();
+        if let Some((mantissa, exponent)) = clean.split_once(['e', 'E']) {
+            return Self::parse(mantissa)?.shifted(exponent.parse().ok()?);
+        }
         let (negative, digits) = match clean.strip_prefix('-') {
             Some(d) => (true, d),
             None => (false, clean.strip_prefix('+').unwrap_or(&clean)),
@@ -34,6 +38,28 @@ impl Amount {
             units: if negative { -magnitude } else { magnitude },
             scale,
         })
+    }
+
+    /// The amount times `10^exponent`, exactly.
+    fn shifted(self, exponent: i32) -> Option<Self> {
+        if exponent >= 0 {
+            let factor = 10i128.checked_pow(exponent.unsigned_abs())?;
+            let up = exponent.unsigned_abs().min(self.scale);
+            let units = self.units.checked_mul(factor)? / 10i128.pow(up);
+            Some(Self {
+                units,
+                scale: self.scale - up,
+            })
+        } else {
+            let scale = self
+                .scale
+                .checked_add(exponent.unsigned_abs())
+                .filter(|s| *s <= MAX_SCALE)?;
+            Some(Self {
+                units: self.units,
+                scale,
+            })
+        }
     }
 
     /// The decimal places actually needed, ignoring trailing zeros (`1.50` needs 1).
@@ -99,13 +125,15 @@ mod tests {
             ("12.50", "12.50"),
             ("-3.1", "-3.1"),
             ("1_000", "1000"),
+            ("1.5e3", "1500"),
+            ("2E-2", "0.02"),
             (".5", "0.5"),
         ];
         for (input, shown) in cases {
             let amount = Amount::parse(input).map(|a| a.to_string());
             assert_eq!(amount.as_deref(), Some(shown), "input {input}");
         }
-        for bad in ["", "1e3", "abc", "1.2.3", "-", "."] {
+        for bad in ["", "1e", "e3", "abc", "1.2.3", "-", "."] {
             assert_eq!(Amount::parse(bad), None, "input {bad}");
         }
     }
