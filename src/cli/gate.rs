@@ -1,6 +1,5 @@
 //! `baton gate test`: run one gate on a report, or every case file in `gates/tests/`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
@@ -61,17 +60,6 @@ fn json_arg(name: &str, text: Option<&String>) -> Result<Option<Value>, String> 
         .transpose()
 }
 
-fn read_report(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read report `{}`: {e}", path.display()))?;
-    let env = BTreeMap::<String, String>::new();
-    let (root, diagnostics) = crate::spec::yaml::parse(0, &text, &env);
-    match (root, diagnostics.iter().find(|d| d.is_error())) {
-        (Some(root), None) => Ok(root.to_json()),
-        (_, Some(d)) => Err(format!("report `{}`: {}", path.display(), d.message)),
-        (None, None) => Err(format!("report `{}` is empty", path.display())),
-    }
-}
-
 fn run_one(engine: &GateEngine, args: &TestArgs) -> Result<u8, String> {
     let name = args.gate.clone().unwrap_or_default();
     let path = if Path::new(&name).extension().is_some_and(|e| e == "rhai") {
@@ -83,7 +71,8 @@ fn run_one(engine: &GateEngine, args: &TestArgs) -> Result<u8, String> {
         .file_stem()
         .map_or(name.clone(), |s| s.to_string_lossy().into_owned());
     let gate = engine.load(&gate_name, &path).map_err(|e| e.to_string())?;
-    let report = read_report(args.report.as_deref().unwrap_or(Path::new("")))?;
+    let report = crate::spec::yaml::read_json(args.report.as_deref().unwrap_or(Path::new("")))
+        .map_err(|e| format!("report {e}"))?;
     let input = GateInput {
         task: cases::merged(cases::default_task(), json_arg("task", args.task.as_ref())?.as_ref()),
         report,

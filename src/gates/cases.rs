@@ -1,7 +1,6 @@
 //! Gate tests as files: `gates/tests/NAME.yaml` holds cases (report, params, task, upstream) and
 //! the verdict each must give. `baton gate test --all` runs them.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -70,15 +69,8 @@ pub fn merged(mut base: Value, over: Option<&Value>) -> Value {
 
 /// Reads a case file (YAML or JSON).
 pub fn read(path: &Path) -> Result<CaseFile, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let env = BTreeMap::<String, String>::new();
-    let (root, diagnostics) = crate::spec::yaml::parse(0, &text, &env);
-    let root = match (root, diagnostics.iter().find(|d| d.is_error())) {
-        (Some(root), None) => root,
-        (_, Some(d)) => return Err(format!("`{}`: {}", path.display(), d.message)),
-        (None, None) => return Err(format!("`{}` is empty", path.display())),
-    };
-    serde_json::from_value(root.to_json()).map_err(|e| format!("`{}`: {e}", path.display()))
+    let value = crate::spec::yaml::read_json(path)?;
+    serde_json::from_value(value).map_err(|e| format!("`{}`: {e}", path.display()))
 }
 
 /// Runs every case of a file against `gates_dir/GATE.rhai`.

@@ -436,3 +436,15 @@ fn count_nodes(node: &Node) -> usize {
         _ => 1,
     }
 }
+
+/// Reads a YAML or JSON data file (a report, a case file) as JSON, without interpolation.
+pub fn read_json(path: &std::path::Path) -> Result<serde_json::Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let env = std::collections::BTreeMap::<String, String>::new();
+    let (root, diagnostics) = parse(0, &text, &env);
+    match (root, diagnostics.iter().find(|d| d.is_error())) {
+        (Some(root), None) => Ok(root.to_json()),
+        (_, Some(d)) => Err(format!("`{}`: {}", path.display(), d.message)),
+        (None, None) => Err(format!("`{}` is empty", path.display())),
+    }
+}
