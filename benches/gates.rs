@@ -74,19 +74,7 @@ fn main() {
         "{:<22} {:>10} {:>12} {:>10} {:>12}",
         "gate", "us/eval", "evals/s", "x native", "compile us"
     );
-    let mut names: Vec<String> = std::fs::read_dir("gates")
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter_map(|e| {
-                    e.file_name()
-                        .to_str()
-                        .and_then(|n| n.strip_suffix(".rhai"))
-                        .map(str::to_string)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
+    let names = baton::gates::names_in(Path::new("gates"));
     for name in names {
         let path = Path::new("gates").join(format!("{name}.rhai"));
         let source = std::fs::read_to_string(&path).unwrap_or_default();

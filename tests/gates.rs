@@ -7,20 +7,7 @@ use assert_cmd::Command;
 use baton::gates::{GateEngine, cases};
 
 fn shipped_gates() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir("gates")
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter_map(|e| {
-                    e.file_name()
-                        .to_str()
-                        .and_then(|n| n.strip_suffix(".rhai"))
-                        .map(str::to_string)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
+    baton::gates::names_in(Path::new("gates"))
 }
 
 #[test]

@@ -27,18 +27,7 @@ fn locate(name: &str, dirs: &[PathBuf], base: &Path) -> Option<PathBuf> {
 }
 
 fn available(dirs: &[PathBuf]) -> Vec<String> {
-    let mut names: Vec<String> = dirs
-        .iter()
-        .filter_map(|d| std::fs::read_dir(d).ok())
-        .flatten()
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(|n| n.strip_suffix(".rhai"))
-                .map(str::to_string)
-        })
-        .collect();
+    let mut names: Vec<String> = dirs.iter().flat_map(|d| crate::gates::names_in(d)).collect();
     names.sort();
     names.dedup();
     names

@@ -103,6 +103,25 @@ impl GateError {
     }
 }
 
+/// The gate names (`NAME.rhai`) in a folder, sorted; none when it cannot be read.
+#[must_use]
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()
+                        .and_then(|n| n.strip_suffix(".rhai"))
+                        .map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 /// The SHA-256 of a script's source, as lower-case hex.
 #[must_use]
 pub fn script_hash(source: &str) -> String {
