@@ -6,11 +6,16 @@
 
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod check;
 pub mod cli;
 pub mod diagnostics;
+pub mod engine;
+pub mod executor;
 pub mod festival_dir;
 pub mod gates;
+pub mod ledger;
 pub mod load;
 pub mod plan;
 pub mod spec;
+pub mod wire;

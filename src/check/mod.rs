@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 pub use budget::Spend;
+pub(crate) use lifecycle::sources_of;
 
 use crate::diagnostics::{Diagnostic, Sources};
 use crate::spec::{Agent, Approver, Env, Lifecycle, Payment, Task, Topics, Workflow};

@@ -2,9 +2,12 @@
 //! library and prints. Exit codes mean the same everywhere: 0 ok, 1 the input is wrong or a check
 //! failed, 2 the tool could not do its job (usage, I/O).
 
+pub mod approve;
 mod gate;
 mod plan;
+pub mod run;
 mod schema;
+pub mod status;
 mod validate;
 
 use std::io::IsTerminal as _;
@@ -69,6 +72,14 @@ pub enum Command {
         #[arg(value_enum, default_value_t = schema::Which::Workflow)]
         which: schema::Which,
     },
+    /// Run a festival: assignments, gates, approvals and payments on the ledger.
+    Run(run::RunArgs),
+    /// A festival's state, from its log alone.
+    Status(status::StatusArgs),
+    /// Approve a task waiting for approval, as an approver named in the workflow.
+    Approve(approve::ApproveArgs),
+    /// Reject a task waiting for approval, with a reason.
+    Reject(approve::ApproveArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -126,5 +137,9 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Plan { path, format } => plan::run(path, *format, color),
         Command::Schema { which } => schema::run(*which),
         Command::Gate { command } => gate::run(command),
+        Command::Run(args) => run::run(args, color),
+        Command::Status(args) => status::run(args, color),
+        Command::Approve(args) => approve::run(args, true, color),
+        Command::Reject(args) => approve::run(args, false, color),
     }
 }

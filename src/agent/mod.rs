@@ -1,0 +1,4 @@
+//! Agents: the reference agent daemon and simulated agents.
+
+pub mod evidence;
+pub mod simulate;

@@ -1,0 +1,268 @@
+//! `baton run`: the executor on the local ledger, with progress bars and a final table;
+//! `--simulate` starts simulated agents in the same process.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+
+use super::{FAILURE, INVALID, OK, status};
+use crate::agent::simulate::{self, Behaviour};
+use crate::check::Festival;
+use crate::diagnostics;
+use crate::engine::{Config, Engine, Outcome};
+use crate::executor::{Coordinator, Options, RunError, setup};
+use crate::ledger::LocalLedger;
+use crate::load::load;
+use crate::spec::ProcessEnv;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// A workflow file or festival directory.
+    pub path: PathBuf,
+    /// Where the local ledger and keys live.
+    #[arg(long, default_value = ".baton")]
+    pub state: PathBuf,
+    /// The ledger: only `local` in this build.
+    #[arg(long, default_value = "local")]
+    pub network: String,
+    /// Start simulated agents in this process.
+    #[arg(long)]
+    pub simulate: bool,
+    /// Seed of the simulated agents' choices.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Chance that a simulated agent's work passes its gates.
+    #[arg(long, default_value_t = 0.9)]
+    pub success_rate: f64,
+    /// Chance that a simulated agent crashes on a piece of work.
+    #[arg(long, default_value_t = 0.0)]
+    pub crash_rate: f64,
+    /// Chance that a simulated agent also sends a forged or malformed message.
+    #[arg(long, default_value_t = 0.0)]
+    pub forge_rate: f64,
+    /// Longest time a simulated agent works on a task, in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    pub work_ms: u64,
+    /// An agent that sends no heartbeat for this many seconds loses its task.
+    #[arg(long, default_value_t = 90)]
+    pub heartbeat_grace: u64,
+    /// Seconds between the scheduled ticks that let timeouts fire.
+    #[arg(long, default_value_t = 1)]
+    pub tick: u64,
+    /// With `--simulate`, leave approvals to people (`baton approve`) instead of simulated approvers.
+    #[arg(long)]
+    pub manual_approvals: bool,
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Loads and checks a workflow for a command that runs it; prints diagnostics.
+pub(super) fn festival(path: &Path, color: bool) -> Result<Festival, u8> {
+    let loaded = load(path, &ProcessEnv).map_err(|e| {
+        eprintln!("error: {e}");
+        FAILURE
+    })?;
+    eprint!(
+        "{}",
+        diagnostics::render_human(&loaded.sources, &loaded.diagnostics, color)
+    );
+    loaded.festival.ok_or_else(|| {
+        eprintln!("{}: invalid; run `baton validate` for details", path.display());
+        INVALID
+    })
+}
+
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, u8> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the runtime: {e}");
+            FAILURE
+        })
+}
+
+pub(super) fn run(args: &RunArgs, color: bool) -> u8 {
+    if args.network != "local" {
+        eprintln!(
+            "error: network `{}` needs the Hedera backend, which is not part of this build yet; use `--network local`",
+            args.network
+        );
+        return FAILURE;
+    }
+    let festival = match festival(&args.path, color) {
+        Ok(f) => Arc::new(f),
+        Err(code) => return code,
+    };
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    match runtime.block_on(execute(args, festival)) {
+        Ok((engine, summary)) => {
+            print!("{}", status::table(&engine));
+            println!(
+                "{} messages in the log, {} transfer(s), {} rejected",
+                summary.messages,
+                summary.transfers,
+                engine.rejections().len()
+            );
+            match summary.outcome {
+                Outcome::Finished => OK,
+                Outcome::Running => {
+                    eprintln!("stopped; run the same command again to carry on");
+                    OK
+                }
+                Outcome::Stuck => {
+                    eprintln!("stuck: the tasks left wait on tasks that will never complete");
+                    INVALID
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            FAILURE
+        }
+    }
+}
+
+async fn execute(args: &RunArgs, festival: Arc<Festival>) -> Result<(Engine, crate::executor::Summary), RunError> {
+    let ledger = Arc::new(LocalLedger::open(&args.state)?);
+    let keyring = setup::keyring(&args.state, &festival)?;
+    let wiring = setup::local(&ledger, &args.state, &festival, &keyring).await?;
+    let config = Config {
+        heartbeat_grace_secs: args.heartbeat_grace,
+        max_parallel: None,
+    };
+    let key = keyring
+        .get("coordinator")
+        .cloned()
+        .ok_or_else(|| RunError::Setup("no coordinator key".into()))?;
+    let cancel = CancellationToken::new();
+    let ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted: finishing the step in hand");
+            ctrl_c.cancel();
+        }
+    });
+    let agents = cancel.child_token();
+    if args.simulate {
+        let behaviour = Behaviour {
+            seed: args.seed,
+            success_rate: args.success_rate,
+            crash_rate: args.crash_rate,
+            forge_rate: args.forge_rate,
+            max_work: Duration::from_millis(args.work_ms),
+            min_work: Duration::from_millis(args.work_ms / 10),
+            heartbeat: Duration::from_secs((args.heartbeat_grace / 3).max(1)),
+            downtime: Duration::from_secs(args.heartbeat_grace + 1),
+        };
+        for agent in &festival.agents {
+            let id = agent.id.value.clone();
+            let key = keyring
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| RunError::Setup(format!("no key for agent `{id}`")))?;
+            let run = simulate::run(
+                ledger.clone(),
+                festival.clone(),
+                wiring.clone(),
+                id.clone(),
+                key,
+                behaviour.clone(),
+                agents.clone(),
+            );
+            tokio::spawn(async move {
+                if let Err(e) = run.await {
+                    tracing::error!(agent = %id, "simulated agent stopped: {e}");
+                }
+            });
+        }
+        for approver in festival.approvers.iter().filter(|_| !args.manual_approvals) {
+            let id = approver.id.value.clone();
+            let key = keyring
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| RunError::Setup(format!("no key for approver `{id}`")))?;
+            let run = simulate::approver(
+                ledger.clone(),
+                festival.clone(),
+                wiring.clone(),
+                id.clone(),
+                key,
+                agents.clone(),
+            );
+            tokio::spawn(async move {
+                if let Err(e) = run.await {
+                    tracing::error!(approver = %id, "simulated approver stopped: {e}");
+                }
+            });
+        }
+    }
+    let engine = Engine::new(festival.clone(), &config)?;
+    let mut coordinator = Coordinator::new(ledger, engine, wiring, key);
+    let options = Options {
+        tick: Duration::from_secs(args.tick.max(1)),
+        stop_when_done: true,
+    };
+    let mut bars = Bars::new(&festival, args.quiet);
+    let summary = coordinator.run(&options, &cancel, &mut |e| bars.update(e)).await;
+    agents.cancel();
+    bars.finish();
+    let summary = summary?;
+    Ok((coordinator.into_engine(), summary))
+}
+
+/// Progress bars: tasks done, tasks paid.
+struct Bars {
+    _multi: MultiProgress,
+    done: ProgressBar,
+    paid: ProgressBar,
+}
+
+impl Bars {
+    fn new(festival: &Festival, quiet: bool) -> Self {
+        let multi = MultiProgress::with_draw_target(if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        });
+        let total = festival.tasks.len() as u64;
+        let style = ProgressStyle::with_template("{prefix:>8} [{bar:40}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        let done = multi.add(ProgressBar::new(total).with_style(style.clone()).with_prefix("tasks"));
+        let paid = multi.add(ProgressBar::new(total).with_style(style).with_prefix("paid"));
+        Self {
+            _multi: multi,
+            done,
+            paid,
+        }
+    }
+
+    fn update(&mut self, engine: &Engine) {
+        let views = engine.task_views();
+        let terminal = views.iter().filter(|v| v.terminal).count() as u64;
+        let counts: Vec<String> = engine
+            .counts()
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect();
+        self.done.set_position(terminal);
+        self.done.set_message(counts.join(", "));
+        let (sum, n) = engine.paid();
+        self.paid.set_position(n as u64);
+        self.paid.set_message(format!("{} minor units", sum));
+    }
+
+    fn finish(&self) {
+        self.done.finish();
+        self.paid.finish();
+    }
+}

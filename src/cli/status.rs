@@ -1,0 +1,149 @@
+//! `baton status`: a festival's state from its log alone, as a table or JSON.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::run::{festival, runtime};
+use super::{FAILURE, OK};
+use crate::check::Festival;
+use crate::engine::{Config, Engine};
+use crate::executor::{LogReader, RunError, Wiring, fold, setup};
+use crate::ledger::LocalLedger;
+use crate::spec::Amount;
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// A workflow file or festival directory.
+    pub path: PathBuf,
+    #[arg(long, default_value = ".baton")]
+    pub state: PathBuf,
+    #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+    pub format: StatusFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusFormat {
+    Text,
+    Json,
+}
+
+/// The festival's log folded into a fresh engine, and how to write to it.
+pub(super) async fn replay(
+    state: &std::path::Path,
+    festival: Arc<Festival>,
+) -> Result<(Engine, Wiring, crate::wire::Keyring, Arc<LocalLedger>), RunError> {
+    let ledger = Arc::new(LocalLedger::open(state)?);
+    let keyring = setup::keyring(state, &festival)?;
+    let wiring = setup::local(&ledger, state, &festival, &keyring).await?;
+    let mut engine = Engine::new(festival, &Config::default())?;
+    let mut reader = LogReader::new(&wiring);
+    loop {
+        let batch = reader.poll(ledger.as_ref()).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for (position, m) in &batch {
+            fold(&mut engine, &wiring, *position, m);
+        }
+    }
+    Ok((engine, wiring, keyring, ledger))
+}
+
+pub(super) fn run(args: &StatusArgs, color: bool) -> u8 {
+    let festival = match festival(&args.path, color) {
+        Ok(f) => Arc::new(f),
+        Err(code) => return code,
+    };
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    match runtime.block_on(replay(&args.state, festival)) {
+        Ok((engine, ..)) => {
+            match args.format {
+                StatusFormat::Text => print!("{}", table(&engine)),
+                StatusFormat::Json => println!("{}", json(&engine)),
+            }
+            OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            FAILURE
+        }
+    }
+}
+
+fn amount(engine: &Engine, minor: i64) -> String {
+    Amount::from_minor(i128::from(minor), engine.festival().payment.decimals).to_string()
+}
+
+/// The table `baton run` ends with and `baton status` prints.
+#[must_use]
+pub(super) fn table(engine: &Engine) -> String {
+    let mut out = String::new();
+    let views = engine.task_views();
+    let width = views.iter().map(|v| v.id.len()).max().unwrap_or(4).max(4);
+    let _ = writeln!(
+        out,
+        "{:width$}  {:12} {:12} {:>7}  {:28} {:>10}  TRANSACTION",
+        "TASK", "STATE", "AGENT", "ATTEMPT", "GATES", "PAID"
+    );
+    for v in &views {
+        let gate = match &v.gate {
+            None => "-".to_string(),
+            Some(g) if g.passed => "passed".to_string(),
+            Some(g) => format!("failed: {}", g.reasons.first().map_or("", String::as_str)),
+        };
+        let gate: String = gate.chars().take(28).collect();
+        let paid = v.paid.map_or_else(|| "-".to_string(), |p| amount(engine, p));
+        let _ = writeln!(
+            out,
+            "{:width$}  {:12} {:12} {:>7}  {:28} {:>10}  {}",
+            v.id,
+            v.state,
+            v.agent.as_deref().unwrap_or("-"),
+            format!("{}/{}", v.attempt, v.max_attempts),
+            gate,
+            paid,
+            v.tx.as_deref().unwrap_or("-"),
+        );
+    }
+    let (sum, n) = engine.paid();
+    let _ = writeln!(
+        out,
+        "paid {} to {n} task(s); outcome: {:?}",
+        amount(engine, sum),
+        engine.outcome()
+    );
+    let rejections = engine.rejections();
+    if !rejections.is_empty() {
+        let _ = writeln!(out, "rejected messages ({}), latest first:", rejections.len());
+        for r in rejections.iter().rev().take(10) {
+            let _ = writeln!(
+                out,
+                "  #{} from {}: {}",
+                r.position,
+                if r.sender.is_empty() { "?" } else { &r.sender },
+                r.reason
+            );
+        }
+    }
+    out
+}
+
+/// The JSON `baton status --format json` prints.
+#[must_use]
+pub(super) fn json(engine: &Engine) -> serde_json::Value {
+    let (sum, n) = engine.paid();
+    json!({
+        "festival": engine.festival().id,
+        "outcome": engine.outcome(),
+        "counts": engine.counts().into_iter().map(|(k, v)| (k, json!(v))).collect::<serde_json::Map<_, _>>(),
+        "tasks": engine.task_views(),
+        "paid": {"minor_units": sum, "amount": amount(engine, sum), "tasks": n},
+        "rejections": engine.rejections(),
+    })
+}

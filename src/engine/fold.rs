@@ -1,0 +1,519 @@
+//! Folding one event of the log into the state. A message that does not fit (a repeated id, the
+//! wrong sender, an event the task's state does not allow) is rejected with its reason and
+//! changes nothing.
+
+use serde_json::json;
+
+use super::event::{Event, Fact, PaymentOrder, Rejection, Sender};
+use super::machine::{APPROVAL_EVENTS, Duty, is_coordinator_event};
+use super::state::{Intent, Verdict};
+use super::{Engine, Nanos};
+use crate::gates::GateInput;
+
+type Folded = Result<(), String>;
+
+impl Engine {
+    /// Folds one event. A rejected event is recorded (see [`Engine::rejections`]).
+    pub fn apply(&mut self, event: &Event) {
+        self.applied += 1;
+        self.now = self.now.max(event.consensus);
+        let result = if self.seen.insert(event.id.clone()) {
+            self.fold(event)
+        } else {
+            Err(format!("message id `{}` was already seen", event.id))
+        };
+        if let Err(reason) = result {
+            self.rejections.push(Rejection {
+                position: event.position,
+                consensus: event.consensus,
+                id: event.id.clone(),
+                sender: event.sender.to_string(),
+                task: fact_task(&event.fact).map(str::to_string),
+                reason,
+            });
+        }
+    }
+
+    /// Records a message that never reached the engine (bad schema, bad signature).
+    pub fn reject(&mut self, position: u64, consensus: Nanos, id: &str, sender: &str, reason: String) {
+        self.applied += 1;
+        self.now = self.now.max(consensus);
+        self.rejections.push(Rejection {
+            position,
+            consensus,
+            id: id.to_string(),
+            sender: sender.to_string(),
+            task: None,
+            reason,
+        });
+    }
+
+    fn fold(&mut self, event: &Event) -> Folded {
+        match &event.fact {
+            Fact::Tick => Ok(()),
+            Fact::Heartbeat { agent } => {
+                let a = self.agent_sending(&event.sender, agent)?;
+                self.agents[a].last_heartbeat = event.consensus;
+                Ok(())
+            }
+            Fact::Assigned { task, agent, attempt } => {
+                coordinator(&event.sender, "task_assignment")?;
+                self.fold_assigned(task, agent, *attempt)
+            }
+            Fact::Status { task, agent, status } => {
+                let t = self.agents_task(&event.sender, task, Some(agent))?;
+                self.fold_status(t, status)
+            }
+            Fact::Result {
+                task,
+                completed,
+                report,
+                error,
+            } => {
+                let t = self.agents_task(&event.sender, task, None)?;
+                let (event_name, reason) = if *completed {
+                    ("submit", None)
+                } else {
+                    (
+                        "fail",
+                        Some(error.clone().unwrap_or_else(|| "the agent reported a failure".into())),
+                    )
+                };
+                self.fire(t, event_name)?;
+                self.tasks[t].report = Some(report.clone());
+                self.tasks[t].last_reason = reason;
+                Ok(())
+            }
+            Fact::Judged {
+                task,
+                attempt,
+                passed,
+                verdicts,
+            } => {
+                coordinator(&event.sender, "quality_gate")?;
+                self.fold_judged(task, *attempt, *passed, verdicts)
+            }
+            Fact::ApprovalRequested { task } => {
+                coordinator(&event.sender, "approval_request")?;
+                let t = self.task_index(task)?;
+                // A request overtaken by its answer (approvers may answer before the request is
+                // in the log) is stale and changes nothing.
+                if matches!(self.machine(t).duty[self.tasks[t].state], Duty::Approve(_)) {
+                    self.tasks[t].approval_requested = true;
+                }
+                self.tasks[t].busy = false;
+                Ok(())
+            }
+            Fact::Answered { task, approve, reason } => {
+                self.fold_answer(&event.sender, task, *approve, reason.as_deref())
+            }
+            Fact::PaymentIntended { tx, payments } => {
+                coordinator(&event.sender, "payment_intent")?;
+                self.fold_intent(tx, payments)
+            }
+            Fact::PaymentSettled {
+                task,
+                tx,
+                status,
+                amount,
+            } => {
+                coordinator(&event.sender, "payment_settled")?;
+                self.fold_settled(task, tx, status, *amount)
+            }
+            Fact::Decided {
+                task,
+                event: name,
+                reason,
+            } => {
+                coordinator(&event.sender, "task_event")?;
+                let t = self.task_index(task)?;
+                if !is_coordinator_event(name) && name != "fail" && !self.is_timeout_event(t, name) {
+                    return Err(format!("`{name}` is not an event the coordinator fires"));
+                }
+                if name == "pay" && self.amount_owed(t) > 0 {
+                    return Err(format!("task `{task}` is owed a payment: `pay` needs a settlement"));
+                }
+                self.fire(t, name)?;
+                self.tasks[t].last_reason = Some(reason.clone());
+                Ok(())
+            }
+        }
+    }
+
+    fn fold_assigned(&mut self, task: &str, agent: &str, attempt: u32) -> Folded {
+        let t = self.task_index(task)?;
+        let a = *self
+            .agent_index
+            .get(agent)
+            .ok_or_else(|| format!("agent `{agent}` is not in the workflow"))?;
+        if attempt != self.tasks[t].attempt {
+            return Err(format!(
+                "assignment of attempt {attempt}, but task `{task}` is at attempt {}",
+                self.tasks[t].attempt
+            ));
+        }
+        let was_busy = self.tasks[t].busy;
+        self.fire(t, "assign")?;
+        if was_busy {
+            self.reserved = self.reserved.saturating_sub(1);
+            let r = &mut self.agents[a].reserved;
+            *r = r.saturating_sub(1);
+        }
+        self.hold(t, false);
+        self.tasks[t].agent = Some(a);
+        self.hold(t, true);
+        self.agents[a].last_heartbeat = self.agents[a].last_heartbeat.max(self.now);
+        Ok(())
+    }
+
+    fn fold_status(&mut self, t: usize, status: &str) -> Folded {
+        let m = self.machine(t);
+        let state = self.tasks[t].state;
+        let event = if m.has_event(state, status) {
+            status.to_string()
+        } else {
+            let target = m.state_index(status);
+            m.leaving[state]
+                .iter()
+                .map(|&i| &m.edges[i])
+                .find(|e| {
+                    Some(e.to) == target && !is_coordinator_event(&e.on) && !APPROVAL_EVENTS.contains(&e.on.as_str())
+                })
+                .map(|e| e.on.clone())
+                .ok_or_else(|| format!("status `{status}` does not follow from state `{}`", m.states[state]))?
+        };
+        if is_coordinator_event(&event) || APPROVAL_EVENTS.contains(&event.as_str()) {
+            return Err(format!("an agent cannot fire `{event}`"));
+        }
+        self.fire(t, &event)
+    }
+
+    fn fold_judged(&mut self, task: &str, attempt: u32, passed: bool, verdicts: &serde_json::Value) -> Folded {
+        let t = self.task_index(task)?;
+        let s = &self.tasks[t];
+        if !matches!(self.machine(t).duty[s.state], Duty::Judge(_)) || s.judged {
+            return Err(self.not_in(t, "waiting for its gates"));
+        }
+        if attempt != s.attempt {
+            return Err(format!(
+                "verdict on attempt {attempt}, but task `{task}` is at attempt {}",
+                s.attempt
+            ));
+        }
+        self.fire(t, if passed { "gates_passed" } else { "gates_failed" })?;
+        let s = &mut self.tasks[t];
+        s.verdict = Some(Verdict {
+            attempt,
+            passed,
+            verdicts: verdicts.clone(),
+        });
+        Ok(())
+    }
+
+    fn fold_answer(&mut self, sender: &Sender, task: &str, approve: bool, reason: Option<&str>) -> Folded {
+        let Sender::Approver(who) = sender else {
+            return Err(format!(
+                "only an approver may answer an approval request, not the {sender}"
+            ));
+        };
+        let t = self.task_index(task)?;
+        let Duty::Approve(edge) = self.machine(t).duty[self.tasks[t].state] else {
+            return Err(self.not_in(t, "waiting for approval"));
+        };
+        let Some(approval) = self.machine(t).edges[edge].approval.clone() else {
+            return Err(self.not_in(t, "waiting for approval"));
+        };
+        let allowed = if approval.approvers.is_empty() {
+            self.festival.approvers.iter().any(|a| &a.id.value == who)
+        } else {
+            approval.approvers.iter().any(|a| &a.value == who)
+        };
+        if !allowed {
+            return Err(format!("approver `{who}` may not approve task `{task}` in this state"));
+        }
+        if !approve {
+            self.fire(t, "reject")?;
+            self.tasks[t].last_reason = Some(format!("rejected by {who}: {}", reason.unwrap_or("no reason given")));
+            return Ok(());
+        }
+        if self.tasks[t].approvals.iter().any(|a| a == who) {
+            return Err(format!("approver `{who}` already approved task `{task}`"));
+        }
+        self.tasks[t].approvals.push(who.clone());
+        if self.tasks[t].approvals.len() >= approval.quorum.max(1) as usize {
+            self.fire(t, "approve")?;
+            self.tasks[t].last_reason = Some(format!("approved by {who}"));
+        }
+        Ok(())
+    }
+
+    fn fold_intent(&mut self, tx: &str, payments: &[PaymentOrder]) -> Folded {
+        if self.intents.contains_key(tx) {
+            return Err(format!("transaction `{tx}` already has an intent"));
+        }
+        let mut tasks = Vec::new();
+        for p in payments {
+            let t = self.task_index(&p.task)?;
+            let s = &self.tasks[t];
+            if self.machine(t).duty[s.state] != Duty::Pay {
+                return Err(self.not_in(t, "waiting for payment"));
+            }
+            if let Some(other) = &s.intent {
+                return Err(format!(
+                    "task `{}` is already in the intent of transaction `{other}`",
+                    p.task
+                ));
+            }
+            let agent = s.agent.map(|a| self.festival.agents[a].id.value.as_str());
+            if agent != Some(p.agent.as_str()) {
+                return Err(format!("task `{}` was not done by agent `{}`", p.task, p.agent));
+            }
+            if p.amount != self.amount_owed(t) {
+                return Err(format!(
+                    "task `{}` is owed {}, not {}",
+                    p.task,
+                    self.amount_owed(t),
+                    p.amount
+                ));
+            }
+            tasks.push(t);
+        }
+        for t in tasks {
+            self.tasks[t].intent = Some(tx.to_string());
+            self.tasks[t].busy = false;
+        }
+        self.last_valid_start = self.last_valid_start.max(valid_start_of(tx));
+        self.unsettled.insert(tx.to_string());
+        self.intents.insert(
+            tx.to_string(),
+            Intent {
+                payments: payments.to_vec(),
+                settled: 0,
+            },
+        );
+        Ok(())
+    }
+
+    fn fold_settled(&mut self, task: &str, tx: &str, status: &str, amount: i64) -> Folded {
+        let t = self.task_index(task)?;
+        if self.tasks[t].intent.as_deref() != Some(tx) {
+            return Err(format!("task `{task}` has no payment intent under transaction `{tx}`"));
+        }
+        if self.tasks[t].paid.is_some() || self.tasks[t].payment_error.is_some() {
+            return Err(format!("the payment of task `{task}` is already settled"));
+        }
+        if status == "SUCCESS" {
+            self.fire(t, "pay")?;
+            self.tasks[t].paid = Some((amount, tx.to_string()));
+        } else {
+            self.tasks[t].payment_error = Some(format!("transfer `{tx}` failed: {status}"));
+        }
+        if let Some(intent) = self.intents.get_mut(tx) {
+            intent.settled += 1;
+            if intent.settled >= intent.payments.len() {
+                self.transferring.remove(tx);
+                self.unsettled.remove(tx);
+            }
+        }
+        Ok(())
+    }
+
+    fn agent_sending(&self, sender: &Sender, agent: &str) -> Result<usize, String> {
+        match sender {
+            Sender::Agent(id) if id == agent => self
+                .agent_index
+                .get(agent)
+                .copied()
+                .ok_or_else(|| format!("agent `{agent}` is not in the workflow")),
+            other => Err(format!("the {other} cannot speak for agent `{agent}`")),
+        }
+    }
+
+    /// The task an agent's message is about; the agent must hold it.
+    fn agents_task(&self, sender: &Sender, task: &str, agent: Option<&str>) -> Result<usize, String> {
+        let Sender::Agent(who) = sender else {
+            return Err(format!("only an agent reports on its task, not the {sender}"));
+        };
+        if let Some(named) = agent.filter(|a| *a != who) {
+            return Err(format!("agent `{who}` cannot report for agent `{named}`"));
+        }
+        let t = self.task_index(task)?;
+        let holder = self.tasks[t].agent.map(|a| self.festival.agents[a].id.value.as_str());
+        if holder != Some(who.as_str()) {
+            return Err(format!("agent `{who}` is not assigned task `{task}`"));
+        }
+        Ok(t)
+    }
+
+    pub(super) fn task_index(&self, task: &str) -> Result<usize, String> {
+        self.festival
+            .index
+            .get(task)
+            .copied()
+            .ok_or_else(|| format!("task `{task}` is not in the festival"))
+    }
+
+    fn not_in(&self, t: usize, what: &str) -> String {
+        let m = self.machine(t);
+        format!(
+            "task `{}` is in state `{}`, not {what}",
+            self.task_id(t),
+            m.states[self.tasks[t].state]
+        )
+    }
+
+    fn is_timeout_event(&self, t: usize, name: &str) -> bool {
+        self.machine(t).timeouts.iter().flatten().any(|(_, e)| e == name)
+    }
+
+    /// Moves task `t` along the first edge on `event` whose guard holds.
+    pub(super) fn fire(&mut self, t: usize, event: &str) -> Folded {
+        let state = self.tasks[t].state;
+        let needs_guard = {
+            let m = self.machine(t);
+            m.leaving[state]
+                .iter()
+                .any(|&i| m.edges[i].on == event && m.edges[i].guard.is_some())
+        };
+        let input = if needs_guard {
+            self.guard_input(t)
+        } else {
+            GateInput::default()
+        };
+        let m = self.machine(t);
+        let edge = m
+            .select(state, event, &self.gates, &input)
+            .map_err(|e| format!("task `{}`: {e}", self.task_id(t)))?
+            .ok_or_else(|| {
+                format!(
+                    "`{event}` is not allowed in state `{}` of task `{}`",
+                    m.states[state],
+                    self.task_id(t)
+                )
+            })?;
+        self.enter(t, m.edges[edge].to);
+        Ok(())
+    }
+
+    /// Puts task `t` in state `to`, with everything that comes with entering a state.
+    fn enter(&mut self, t: usize, to: usize) {
+        self.hold(t, false);
+        let now = self.now;
+        let grace = self.grace;
+        let machine = &self.machines[self.festival.task_lifecycle[t]];
+        let s = &mut self.tasks[t];
+        let was_done = machine.done[s.state];
+        if s.visited.contains(&to) {
+            s.attempt += 1;
+            s.visited.clear();
+        }
+        s.visited.push(to);
+        s.state = to;
+        s.entered = now;
+        s.judged = false;
+        s.approval_requested = false;
+        s.approvals.clear();
+        s.busy = false;
+        if to == machine.initial {
+            s.avoid = s.agent.take().or(s.avoid);
+        }
+        for (k, (after, _)) in machine.timeouts[to].iter().enumerate() {
+            self.deadlines.insert((now.saturating_add(*after), t, now, k));
+        }
+        if machine.watched[to] {
+            self.deadlines.insert((now.saturating_add(grace), t, now, usize::MAX));
+        }
+        if machine.done[to] && !was_done {
+            let node = self.festival.node(t);
+            for d in self
+                .festival
+                .graph
+                .neighbors_directed(node, petgraph::Direction::Outgoing)
+            {
+                self.dirty.insert(d.index());
+            }
+        }
+        if to != machine.initial {
+            self.ready.remove(&t);
+        }
+        self.dirty.insert(t);
+        self.hold(t, true);
+    }
+
+    /// Counts task `t` in (or out of) its agent's load and the festival's active tasks.
+    pub(super) fn hold(&mut self, t: usize, on: bool) {
+        let m = self.machine(t);
+        let s = &self.tasks[t];
+        let Some(a) = s.agent else { return };
+        if s.state == m.initial || m.terminal[s.state] || m.done[s.state] {
+            return;
+        }
+        if on {
+            self.agents[a].load += 1;
+            self.active += 1;
+        } else {
+            self.agents[a].load = self.agents[a].load.saturating_sub(1);
+            self.active = self.active.saturating_sub(1);
+        }
+    }
+
+    /// What task `t`'s agent is owed on completion, in minor units.
+    pub(super) fn amount_owed(&self, t: usize) -> i64 {
+        let task = &self.festival.tasks[t];
+        if self.tasks[t].agent.is_none() {
+            return 0;
+        }
+        task.reward
+            .as_ref()
+            .and_then(|r| r.value.to_minor(self.festival.payment.decimals))
+            .and_then(|m| i64::try_from(m).ok())
+            .unwrap_or(0)
+    }
+
+    pub(super) fn guard_input(&self, t: usize) -> GateInput {
+        let task = &self.festival.tasks[t];
+        GateInput {
+            task: json!({
+                "id": task.id.value,
+                "name": task.name,
+                "attempt": self.tasks[t].attempt,
+                "max_attempts": task.max_attempts,
+            }),
+            ..GateInput::default()
+        }
+    }
+}
+
+fn coordinator(sender: &Sender, what: &str) -> Folded {
+    if *sender == Sender::Coordinator {
+        Ok(())
+    } else {
+        Err(format!("only the coordinator may send `{what}`, not the {sender}"))
+    }
+}
+
+fn fact_task(fact: &Fact) -> Option<&str> {
+    match fact {
+        Fact::Assigned { task, .. }
+        | Fact::Status { task, .. }
+        | Fact::Result { task, .. }
+        | Fact::Judged { task, .. }
+        | Fact::ApprovalRequested { task }
+        | Fact::Answered { task, .. }
+        | Fact::PaymentSettled { task, .. }
+        | Fact::Decided { task, .. } => Some(task),
+        Fact::PaymentIntended { payments, .. } => payments.first().map(|p| p.task.as_str()),
+        Fact::Heartbeat { .. } | Fact::Tick => None,
+    }
+}
+
+/// The valid start of a transaction id `payer@secs.nanos`, in nanoseconds (0 if unreadable).
+pub(super) fn valid_start_of(tx: &str) -> Nanos {
+    let Some((_, start)) = tx.split_once('@') else { return 0 };
+    let Some((secs, nanos)) = start.split_once('.') else {
+        return 0;
+    };
+    let secs: i64 = secs.parse().unwrap_or(0);
+    let nanos: i64 = nanos.parse().unwrap_or(0);
+    secs.saturating_mul(1_000_000_000).saturating_add(nanos)
+}

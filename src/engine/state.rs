@@ -1,0 +1,90 @@
+//! The state of each task and agent, as folded from the log.
+
+use serde_json::Value as Json;
+
+use super::event::{Nanos, PaymentOrder};
+use crate::spec::Agent;
+
+#[derive(Debug, Clone)]
+pub(crate) struct TaskState {
+    pub(crate) state: usize,
+    /// The current attempt, from 1; it grows when the task comes back to a state it already
+    /// passed through in this attempt (a failed gate, a timeout, a retry, a rejection).
+    pub(crate) attempt: u32,
+    pub(crate) visited: Vec<usize>,
+    pub(crate) agent: Option<usize>,
+    /// An agent that lost this task and should not get it back while another fits.
+    pub(crate) avoid: Option<usize>,
+    pub(crate) entered: Nanos,
+    pub(crate) report: Option<Json>,
+    pub(crate) verdict: Option<Verdict>,
+    /// A verdict was given in the current state.
+    pub(crate) judged: bool,
+    pub(crate) approval_requested: bool,
+    pub(crate) approvals: Vec<String>,
+    pub(crate) intent: Option<String>,
+    pub(crate) paid: Option<(i64, String)>,
+    pub(crate) payment_error: Option<String>,
+    /// A command for this task is with the shell and has not come back through the log.
+    pub(crate) busy: bool,
+    pub(crate) last_reason: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Verdict {
+    pub(crate) attempt: u32,
+    pub(crate) passed: bool,
+    pub(crate) verdicts: Json,
+}
+
+impl TaskState {
+    pub(crate) fn new(initial: usize) -> Self {
+        Self {
+            state: initial,
+            attempt: 1,
+            visited: vec![initial],
+            agent: None,
+            avoid: None,
+            entered: 0,
+            report: None,
+            verdict: None,
+            judged: false,
+            approval_requested: false,
+            approvals: Vec::new(),
+            intent: None,
+            paid: None,
+            payment_error: None,
+            busy: false,
+            last_reason: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct AgentState {
+    pub(crate) capabilities: Vec<String>,
+    /// Tasks the agent holds.
+    pub(crate) load: usize,
+    /// Assignments to it decided and not yet in the log.
+    pub(crate) reserved: usize,
+    pub(crate) last_heartbeat: Nanos,
+}
+
+impl AgentState {
+    pub(crate) fn new(agent: &Agent) -> Self {
+        Self {
+            capabilities: agent.capabilities.iter().map(|c| c.value.clone()).collect(),
+            load: 0,
+            reserved: 0,
+            last_heartbeat: 0,
+        }
+    }
+}
+
+/// A payment intent in the log.
+#[derive(Debug, Clone)]
+pub(crate) struct Intent {
+    pub(crate) payments: Vec<PaymentOrder>,
+    /// Tasks of the intent whose settlement is in the log.
+    pub(crate) settled: usize,
+}

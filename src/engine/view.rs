@@ -1,0 +1,263 @@
+//! Read-only views of a run, for the progress display, `baton status` and the final table.
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use super::Engine;
+use super::machine::Duty;
+
+/// One task as the log tells it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskView {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub agent: Option<String>,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub gate: Option<GateView>,
+    /// Amount paid, in the token's minor units, and the transaction that paid it.
+    pub paid: Option<i64>,
+    pub tx: Option<String>,
+    pub payment_error: Option<String>,
+    pub waiting_for_approval: bool,
+    pub terminal: bool,
+    /// Why the task last moved, when the log says (a timeout, a rejection, a failure).
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateView {
+    pub attempt: u32,
+    pub passed: bool,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentView {
+    pub id: String,
+    pub load: usize,
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Work remains and can still happen.
+    Running,
+    /// Every task reached a terminal state.
+    Finished,
+    /// Nothing can move: the tasks left wait on dependencies that will never complete.
+    Stuck,
+}
+
+impl Engine {
+    #[must_use]
+    pub fn task_views(&self) -> Vec<TaskView> {
+        (0..self.tasks.len()).map(|t| self.task_view(t)).collect()
+    }
+
+    #[must_use]
+    pub fn task_view(&self, t: usize) -> TaskView {
+        let task = &self.festival.tasks[t];
+        let s = &self.tasks[t];
+        let m = self.machine(t);
+        TaskView {
+            id: task.id.value.clone(),
+            name: task.name.clone(),
+            state: m.states[s.state].clone(),
+            agent: s.agent.map(|a| self.festival.agents[a].id.value.clone()),
+            attempt: s.attempt,
+            max_attempts: task.max_attempts,
+            gate: s.verdict.as_ref().map(|v| GateView {
+                attempt: v.attempt,
+                passed: v.passed,
+                reasons: reasons(&v.verdicts),
+            }),
+            paid: s.paid.as_ref().map(|p| p.0),
+            tx: s.paid.as_ref().map(|p| p.1.clone()).or_else(|| s.intent.clone()),
+            payment_error: s.payment_error.clone(),
+            waiting_for_approval: matches!(m.duty[s.state], Duty::Approve(_)),
+            terminal: m.terminal[s.state],
+            note: s.last_reason.clone(),
+        }
+    }
+
+    /// Tasks per state name, in the order states first appear in the lifecycles.
+    #[must_use]
+    pub fn counts(&self) -> Vec<(String, usize)> {
+        let mut out: Vec<(String, usize)> = Vec::new();
+        for m in &self.machines {
+            for s in &m.states {
+                if !out.iter().any(|(n, _)| n == s) {
+                    out.push((s.clone(), 0));
+                }
+            }
+        }
+        for (t, s) in self.tasks.iter().enumerate() {
+            let name = &self.machine(t).states[s.state];
+            if let Some(entry) = out.iter_mut().find(|(n, _)| n == name) {
+                entry.1 += 1;
+            }
+        }
+        out
+    }
+
+    /// Total paid so far, in minor units, and the number of tasks paid.
+    #[must_use]
+    pub fn paid(&self) -> (i64, usize) {
+        self.tasks
+            .iter()
+            .filter_map(|s| s.paid.as_ref())
+            .fold((0, 0), |(sum, n), p| (sum + p.0, n + 1))
+    }
+
+    /// Whether the run is over, and how.
+    #[must_use]
+    pub fn outcome(&self) -> Outcome {
+        let open: Vec<usize> = (0..self.tasks.len())
+            .filter(|&t| !self.machine(t).terminal[self.tasks[t].state])
+            .collect();
+        if open.is_empty() {
+            return Outcome::Finished;
+        }
+        let idle = self.active == 0
+            && self.reserved == 0
+            && self.ready.is_empty()
+            && self.unsettled.is_empty()
+            && self.dirty.is_empty()
+            && self.tasks.iter().all(|s| !s.busy);
+        if idle && self.all_blocked(&open) {
+            Outcome::Stuck
+        } else {
+            Outcome::Running
+        }
+    }
+
+    /// Whether every open task waits on something that will never happen: a dependency that
+    /// ended without completing, or a payment that failed.
+    fn all_blocked(&self, open: &[usize]) -> bool {
+        let Ok(order) = petgraph::algo::toposort(&self.festival.graph, None) else {
+            return false;
+        };
+        let mut blocked = vec![false; self.tasks.len()];
+        for node in order {
+            let t = node.index();
+            let m = self.machine(t);
+            let s = &self.tasks[t];
+            blocked[t] = if s.state == m.initial {
+                self.festival.dependencies(t).into_iter().any(|d| {
+                    let dm = self.machine(d);
+                    let ds = &self.tasks[d];
+                    (dm.terminal[ds.state] && !dm.done[ds.state]) || blocked[d]
+                })
+            } else {
+                s.payment_error.is_some()
+            };
+        }
+        open.iter().all(|&t| blocked[t])
+    }
+}
+
+fn reasons(verdicts: &Json) -> Vec<String> {
+    verdicts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.get("reasons").and_then(Json::as_array))
+        .flatten()
+        .filter_map(|r| r.as_str().map(str::to_string))
+        .collect()
+}
+
+/// What an agent should do next for a task it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Say it started (`start`).
+    Start,
+    /// Do the work and send the result (`submit`).
+    Submit,
+}
+
+/// One piece of work for an agent, as its own replica of the log tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Work {
+    pub task: String,
+    pub attempt: u32,
+    pub state: String,
+    /// When the task entered this state: together with the task it names this piece of work.
+    pub entered: super::Nanos,
+    pub action: Action,
+}
+
+impl Engine {
+    /// The work waiting for `agent`: its tasks in a state where it may start or submit.
+    #[must_use]
+    pub fn work_for(&self, agent: &str) -> Vec<Work> {
+        let Some(&a) = self.agent_index.get(agent) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (t, s) in self.tasks.iter().enumerate() {
+            if s.agent != Some(a) {
+                continue;
+            }
+            let m = self.machine(t);
+            let action = if m.has_event(s.state, "start") {
+                Action::Start
+            } else if m.has_event(s.state, "submit") {
+                Action::Submit
+            } else {
+                continue;
+            };
+            out.push(Work {
+                task: self.task_id(t).to_string(),
+                attempt: s.attempt,
+                state: m.states[s.state].clone(),
+                entered: s.entered,
+                action,
+            });
+        }
+        out
+    }
+
+    /// Whether `agent` holds a task whose state expects its heartbeats.
+    #[must_use]
+    pub fn expects_heartbeat(&self, agent: &str) -> bool {
+        let Some(&a) = self.agent_index.get(agent) else {
+            return false;
+        };
+        self.tasks
+            .iter()
+            .enumerate()
+            .any(|(t, s)| s.agent == Some(a) && self.machine(t).watched[s.state])
+    }
+}
+
+impl Engine {
+    /// When task `t` entered its current state.
+    #[must_use]
+    pub fn entered(&self, t: usize) -> super::Nanos {
+        self.tasks[t].entered
+    }
+
+    /// Who may still approve task `t` in its current state: empty when it waits for no approval.
+    #[must_use]
+    pub fn approvers_for(&self, t: usize) -> Vec<String> {
+        let Duty::Approve(edge) = self.machine(t).duty[self.tasks[t].state] else {
+            return Vec::new();
+        };
+        let Some(approval) = &self.machine(t).edges[edge].approval else {
+            return Vec::new();
+        };
+        let named: Vec<String> = if approval.approvers.is_empty() {
+            self.festival.approvers.iter().map(|a| a.id.value.clone()).collect()
+        } else {
+            approval.approvers.iter().map(|a| a.value.clone()).collect()
+        };
+        named
+            .into_iter()
+            .filter(|a| !self.tasks[t].approvals.contains(a))
+            .collect()
+    }
+}

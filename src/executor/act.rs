@@ -1,0 +1,268 @@
+//! Acting on the engine's commands: every decision goes to the log as a signed message before
+//! anything else happens; transfers execute only for intents already in the log.
+
+use std::collections::HashMap;
+
+use serde_json::{Value as Json, json};
+
+use super::{Coordinator, RunError};
+use crate::engine::{Command, PaymentOrder};
+use crate::gates::{Gate, GateInput};
+use crate::ledger::{ConsensusTime, Ledger, LedgerError, Receipt, TokenMove, TxId};
+use crate::spec::GateUse;
+use crate::wire::{
+    ApprovalRequest, Assignment, Body, GateReport, IntendedPayment, PaymentIntent, Settlement, TaskEvent, VerdictRecord,
+};
+
+impl<L: Ledger> Coordinator<L> {
+    pub(super) async fn act(&mut self, command: Command) -> Result<(), RunError> {
+        match command {
+            Command::Assign { task, agent, attempt } => {
+                let t = self.task(&task)?;
+                let spec = &self.festival.tasks[t];
+                let body = Body::TaskAssignment(Assignment {
+                    task_id: task.clone(),
+                    task_name: spec.name.clone(),
+                    agent_id: agent,
+                    attempt,
+                    command: spec.input.get("command").and_then(Json::as_str).map(str::to_string),
+                    input: spec.input.clone(),
+                    dependencies: spec.depends_on.iter().map(|d| d.value.clone()).collect(),
+                });
+                self.publish(&body).await
+            }
+            Command::RunGates {
+                task,
+                attempt,
+                gates,
+                report,
+                upstream,
+            } => {
+                let verdicts = self.judge(&task, attempt, &gates, &report, &upstream)?;
+                let passed = verdicts.iter().all(|v| v.pass);
+                let body = Body::QualityGate(GateReport {
+                    task_id: task,
+                    attempt,
+                    passed,
+                    verdicts,
+                });
+                self.publish(&body).await
+            }
+            Command::RequestApproval {
+                task,
+                state,
+                approvers,
+                quorum,
+            } => {
+                let body = Body::ApprovalRequest(ApprovalRequest {
+                    task_id: task,
+                    state,
+                    approvers,
+                    quorum,
+                });
+                self.publish(&body).await
+            }
+            Command::Pay { valid_start, payments } => self.intend(valid_start, payments).await,
+            Command::Transfer { tx, payments } => self.transfer(&tx, &payments).await,
+            Command::Fire { task, event, reason } => {
+                self.publish(&Body::TaskEvent(TaskEvent {
+                    task_id: task,
+                    event,
+                    reason,
+                }))
+                .await
+            }
+        }
+    }
+
+    /// Runs each gate on the report; a gate that cannot give a verdict fails with its error.
+    fn judge(
+        &mut self,
+        task: &str,
+        attempt: u32,
+        uses: &[GateUse],
+        report: &Json,
+        upstream: &Json,
+    ) -> Result<Vec<VerdictRecord>, RunError> {
+        let t = self.task(task)?;
+        let spec = &self.festival.tasks[t];
+        let task_json = json!({
+            "id": spec.id.value, "name": spec.name, "attempt": attempt, "max_attempts": spec.max_attempts,
+            "reward": spec.reward.as_ref().map(|r| r.value.to_string()), "inputs": spec.input,
+        });
+        let festival_json = json!({
+            "id": self.festival.id,
+            "variables": self.festival.variables.iter().cloned().collect::<HashMap<_, _>>(),
+        });
+        let mut out = Vec::new();
+        for gate_use in uses {
+            let name = &gate_use.name.value;
+            let input = GateInput {
+                task: task_json.clone(),
+                report: report.clone(),
+                params: gate_use.params.clone(),
+                upstream: upstream.clone(),
+                festival: festival_json.clone(),
+            };
+            let record = match self
+                .gate(name)
+                .map(|g| (self.gates.evaluate(&g, &input), g.hash.clone()))
+            {
+                Ok((Ok(v), _)) => VerdictRecord {
+                    gate: v.gate,
+                    script_hash: v.script_hash,
+                    pass: v.pass,
+                    reasons: v.reasons,
+                    score: v.score,
+                    error: None,
+                },
+                Ok((Err(e), hash)) => failed_record(name, hash, e.to_string()),
+                Err(e) => failed_record(name, String::new(), e.to_string()),
+            };
+            out.push(record);
+        }
+        Ok(out)
+    }
+
+    fn gate(&mut self, name: &str) -> Result<Gate, crate::gates::GateError> {
+        if let Some(g) = self.loaded_gates.get(name) {
+            return Ok(g.clone());
+        }
+        let path = self
+            .festival
+            .gate_files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_default();
+        let gate = self.gates.load(name, &path)?;
+        self.loaded_gates.insert(name.to_string(), gate.clone());
+        Ok(gate)
+    }
+
+    async fn intend(&mut self, valid_start: i64, payments: Vec<PaymentOrder>) -> Result<(), RunError> {
+        let tx = TxId {
+            payer: self.wiring.treasury.clone(),
+            valid_start: ConsensusTime(valid_start),
+        };
+        let mut intended = Vec::new();
+        for p in payments {
+            let account = self
+                .wiring
+                .accounts
+                .get(&p.agent)
+                .cloned()
+                .ok_or_else(|| RunError::Task {
+                    task: p.task.clone(),
+                    operation: "payment intent",
+                    reason: format!("agent `{}` has no account", p.agent),
+                })?;
+            intended.push(IntendedPayment {
+                memo: memo(&p.task),
+                task_id: p.task,
+                agent_id: p.agent,
+                account,
+                amount: p.amount,
+            });
+        }
+        let body = Body::PaymentIntent(PaymentIntent {
+            tx_id: tx,
+            token_id: self.wiring.token.clone(),
+            payments: intended,
+        });
+        self.publish(&body).await
+    }
+
+    /// Executes an intent from the log exactly once: a transaction the ledger already has is
+    /// settled from its receipt; otherwise it is submitted with the intent's own id, which the
+    /// ledger de-duplicates.
+    async fn transfer(&mut self, tx: &str, payments: &[PaymentOrder]) -> Result<(), RunError> {
+        let first = payments.first().map_or("", |p| p.task.as_str()).to_string();
+        let context = |e: LedgerError| RunError::Task {
+            task: first.clone(),
+            operation: "payment transfer",
+            reason: e.to_string(),
+        };
+        let tx: TxId = tx.parse().map_err(context)?;
+        let receipt = match self.ledger.receipt(&tx).await.map_err(context)? {
+            Some(r) => r,
+            None => self.submit_transfer(&tx, payments).await.map_err(context)?,
+        };
+        self.transfers_made += 1;
+        for p in payments {
+            let body = Body::PaymentSettled(Settlement {
+                task_id: p.task.clone(),
+                agent_id: p.agent.clone(),
+                amount: p.amount,
+                token_id: self.wiring.token.clone(),
+                tx_status: receipt.status.to_string(),
+                tx_id: tx.clone(),
+            });
+            self.publish(&body).await?;
+        }
+        Ok(())
+    }
+
+    async fn submit_transfer(&self, tx: &TxId, payments: &[PaymentOrder]) -> Result<Receipt, LedgerError> {
+        let mut moves: Vec<TokenMove> = Vec::new();
+        let mut total = 0i64;
+        for p in payments {
+            let account = self
+                .wiring
+                .accounts
+                .get(&p.agent)
+                .cloned()
+                .ok_or_else(|| LedgerError::Other(format!("agent `{}` has no account", p.agent)))?;
+            total += p.amount;
+            match moves.iter_mut().find(|m| m.account == account) {
+                Some(m) => m.amount += p.amount,
+                None => moves.push(TokenMove {
+                    account,
+                    amount: p.amount,
+                }),
+            }
+        }
+        moves.insert(
+            0,
+            TokenMove {
+                account: self.wiring.treasury.clone(),
+                amount: -total,
+            },
+        );
+        let memo = payments.iter().map(|p| memo(&p.task)).collect::<Vec<_>>().join(" ");
+        let memo = truncate(&memo, 100);
+        match self.ledger.transfer(tx, &self.wiring.token, &moves, &memo).await {
+            Err(LedgerError::Duplicate(_)) => self
+                .ledger
+                .receipt(tx)
+                .await?
+                .ok_or_else(|| LedgerError::Other(format!("transaction `{tx}` is a duplicate with no receipt"))),
+            other => other,
+        }
+    }
+}
+
+fn failed_record(gate: &str, script_hash: String, error: String) -> VerdictRecord {
+    VerdictRecord {
+        gate: gate.to_string(),
+        script_hash,
+        pass: false,
+        reasons: vec![error.clone()],
+        score: None,
+        error: Some(error),
+    }
+}
+
+/// The original coordinator's payment memo.
+#[must_use]
+pub fn memo(task: &str) -> String {
+    format!("payment:task:{task}")
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}

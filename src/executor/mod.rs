@@ -1,0 +1,209 @@
+//! The executor: the tokio loop that joins the engine and a ledger.
+//!
+//! It reads the festival's log in consensus order and folds it into the engine; publishes the
+//! engine's decisions to the task topic as signed messages before acting on them; runs gates;
+//! executes transfers only for payment intents already in the log; keeps a tick scheduled on
+//! the ledger's schedule service so that timeouts fire at consensus times a replay sees too.
+//! On cancellation it finishes the step in hand and returns. State is always the fold of the log.
+
+mod act;
+pub mod log;
+pub mod setup;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+pub use act::memo;
+pub use log::{LogReader, Wiring, fold};
+
+use crate::check::Festival;
+use crate::engine::{Engine, Outcome};
+use crate::gates::{Gate, GateEngine};
+use crate::ledger::{ConsensusTime, Ledger, LedgerError, ScheduledOp};
+use crate::wire::{self, Body, Envelope, SigningKey};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("ledger: {0}")]
+    Ledger(#[from] LedgerError),
+    #[error("keys: {0}")]
+    Keys(#[source] wire::WireError),
+    #[error("setup: {0}")]
+    Setup(String),
+    #[error("task `{task}`: {operation} failed: {reason}")]
+    Task {
+        task: String,
+        operation: &'static str,
+        reason: String,
+    },
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+}
+
+/// How a run goes.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Seconds between scheduled ticks.
+    pub tick: Duration,
+    /// Stop when the run is over (finished or stuck); otherwise keep following the log.
+    pub stop_when_done: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            tick: Duration::from_secs(1),
+            stop_when_done: true,
+        }
+    }
+}
+
+/// What a run did, for the final table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub outcome: Outcome,
+    pub messages: u64,
+    pub transfers: u64,
+    pub published: u64,
+}
+
+/// The coordinator: one engine, one ledger, one festival.
+pub struct Coordinator<L: Ledger> {
+    ledger: Arc<L>,
+    festival: Arc<Festival>,
+    wiring: Wiring,
+    key: SigningKey,
+    engine: Engine,
+    reader: LogReader,
+    gates: GateEngine,
+    loaded_gates: HashMap<String, Gate>,
+    published: u64,
+    transfers_made: u64,
+    next_tick: Option<ConsensusTime>,
+}
+
+impl<L: Ledger> Coordinator<L> {
+    pub fn new(ledger: Arc<L>, engine: Engine, wiring: Wiring, key: SigningKey) -> Self {
+        let festival = Arc::new(engine.festival().clone());
+        let reader = LogReader::new(&wiring);
+        Self {
+            ledger,
+            festival,
+            wiring,
+            key,
+            engine,
+            reader,
+            gates: GateEngine::default(),
+            loaded_gates: HashMap::new(),
+            published: 0,
+            transfers_made: 0,
+            next_tick: None,
+        }
+    }
+
+    #[must_use]
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    #[must_use]
+    pub fn into_engine(self) -> Engine {
+        self.engine
+    }
+
+    /// Reads everything in the log so far and folds it.
+    pub async fn catch_up(&mut self) -> Result<usize, RunError> {
+        let messages = self.reader.poll(self.ledger.as_ref()).await?;
+        for (position, m) in &messages {
+            fold(&mut self.engine, &self.wiring, *position, m);
+        }
+        Ok(messages.len())
+    }
+
+    /// Runs until the festival is over or `cancel` fires; `progress` sees the engine after every
+    /// step.
+    pub async fn run(
+        &mut self,
+        options: &Options,
+        cancel: &CancellationToken,
+        progress: &mut dyn FnMut(&Engine),
+    ) -> Result<Summary, RunError> {
+        self.catch_up().await?;
+        self.engine.forget_in_flight();
+        loop {
+            let commands = self.engine.decide();
+            let acted = !commands.is_empty();
+            for command in commands {
+                self.act(command).await?;
+            }
+            self.keep_ticking(options.tick).await?;
+            progress(&self.engine);
+            if cancel.is_cancelled() {
+                break;
+            }
+            if !acted && options.stop_when_done && self.engine.outcome() != Outcome::Running {
+                break;
+            }
+            if self.catch_up().await? == 0 && !acted {
+                self.reader.wait(self.ledger.as_ref(), options.tick, cancel).await;
+            }
+        }
+        Ok(Summary {
+            outcome: self.engine.outcome(),
+            messages: self.engine.applied(),
+            transfers: self.transfers_made,
+            published: self.published,
+        })
+    }
+
+    /// Keeps one tick scheduled ahead on the ledger's schedule service.
+    async fn keep_ticking(&mut self, every: Duration) -> Result<(), RunError> {
+        let now = self.ledger.now().await?;
+        if self.next_tick.is_some_and(|t| t > now) {
+            return Ok(());
+        }
+        let at = ConsensusTime(
+            now.0
+                .saturating_add(i64::try_from(every.as_nanos()).unwrap_or(i64::MAX)),
+        );
+        let payload = self.signed(&Body::Tick);
+        let op = ScheduledOp::Submit {
+            topic: self.wiring.tasks_topic.clone(),
+            payload,
+        };
+        self.ledger
+            .schedule(
+                &op,
+                at,
+                &format!("tick:{}:{}", self.wiring.festival, at.0 / 1_000_000_000),
+            )
+            .await?;
+        self.next_tick = Some(at);
+        Ok(())
+    }
+
+    fn signed(&mut self, body: &Body) -> Vec<u8> {
+        self.published += 1;
+        let mut envelope = Envelope::new(body.kind(), &self.wiring.festival, "coordinator", self.published, body);
+        wire::sign(&mut envelope, &self.key);
+        wire::encode(&envelope)
+    }
+
+    /// Signs and submits a message to the task topic.
+    async fn publish(&mut self, body: &Body) -> Result<(), RunError> {
+        let payload = self.signed(body);
+        self.ledger.submit(&self.wiring.tasks_topic, &payload).await?;
+        Ok(())
+    }
+
+    fn task(&self, id: &str) -> Result<usize, RunError> {
+        self.festival.index.get(id).copied().ok_or_else(|| RunError::Task {
+            task: id.to_string(),
+            operation: "lookup",
+            reason: "not in the festival".into(),
+        })
+    }
+}

@@ -1,0 +1,296 @@
+//! The embedded local ledger: topics, accounts, one kind of fungible token, atomic transfers,
+//! receipts and scheduled transactions, kept in one SQLite file (`ledger.sqlite3`) under a state
+//! directory.
+//!
+//! It stands in for Hedera on one machine. Several processes, and several [`LocalLedger`] values
+//! in one process, may open the same directory: every write is one `BEGIN IMMEDIATE` transaction,
+//! so writes are serialised by the database and consensus times, sequence numbers, entity ids
+//! and de-duplication hold across all of them. Consensus time follows the wall clock but never
+//! repeats nor goes back. Like the rest of the ledger, it knows nothing of festivals, tasks or
+//! the engine.
+
+mod schedules;
+mod schema;
+#[cfg(test)]
+mod tests;
+mod tokens;
+mod topics;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    AccountId, ConsensusTime, Ledger, LedgerError, Receipt, ScheduleId, ScheduledOp, Status, TokenId, TokenMove,
+    TopicId, TopicMessage, TxId,
+};
+
+/// The name of the database file inside the state directory.
+const FILE_NAME: &str = "ledger.sqlite3";
+
+/// The first entity number handed out (topics and schedules share one counter).
+const FIRST_ENTITY: i64 = 4001;
+
+/// `meta` key of the last consensus time given, in ns.
+const META_LAST_CONSENSUS: &str = "last_consensus";
+
+/// `meta` key of the next entity number to hand out.
+const META_NEXT_ENTITY: &str = "next_entity";
+
+/// How often `wait_messages` looks at the database for writes of other processes.
+const POLL_INTERVAL: Duration = Duration::from_millis(5);
+
+/// The embedded ledger, persisted in `ledger.sqlite3` under a state directory.
+pub struct LocalLedger {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+    /// Wakes this value's `wait_messages` when it writes messages; other writers are polled for.
+    notify: Notify,
+}
+
+/// A transfer as [`LocalLedger::transfers`] lists it: transaction id, memo, movements, status.
+type TransferRecord = (TxId, String, Vec<TokenMove>, Status);
+
+/// Turns a database error into a [`LedgerError::Database`] naming what was being done.
+trait DbContext<T> {
+    fn during(self, operation: &'static str) -> Result<T, LedgerError>;
+}
+
+impl<T> DbContext<T> for rusqlite::Result<T> {
+    fn during(self, operation: &'static str) -> Result<T, LedgerError> {
+        self.map_err(|source| LedgerError::Database { operation, source })
+    }
+}
+
+impl LocalLedger {
+    /// Opens the ledger kept in `dir` (created if missing), creating its tables if needed.
+    pub fn open(dir: &Path) -> Result<Self, LedgerError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            LedgerError::Other(format!(
+                "the ledger's state directory `{}` could not be created: {e}",
+                dir.display()
+            ))
+        })?;
+        let path = dir.join(FILE_NAME);
+        let conn = schema::open_connection(&path)?;
+        Ok(Self {
+            path,
+            conn: Mutex::new(conn),
+            notify: Notify::new(),
+        })
+    }
+
+    /// The database file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every transfer the ledger has seen, in consensus order: its transaction id, memo, movements
+    /// and final status (a refused transfer is listed with its status and moved nothing).
+    pub fn transfers(&self) -> Result<Vec<TransferRecord>, LedgerError> {
+        self.read(tokens::transfers)
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>, LedgerError> {
+        self.conn
+            .lock()
+            .map_err(|_| LedgerError::Other("the local ledger's connection mutex is poisoned".to_owned()))
+    }
+
+    /// Runs `f` on the connection outside any explicit transaction (each statement on its own).
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, LedgerError>) -> Result<T, LedgerError> {
+        let conn = self.lock()?;
+        f(&conn)
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed if `f` returns `Ok`, rolled back
+    /// otherwise.
+    fn write<T>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&Connection) -> Result<T, LedgerError>,
+    ) -> Result<T, LedgerError> {
+        let mut conn = self.lock()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .during(operation)?;
+        let value = f(&tx)?;
+        tx.commit().during(operation)?;
+        Ok(value)
+    }
+
+    /// Executes the scheduled transactions that are due, each exactly once across every process.
+    fn run_due(&self) -> Result<(), LedgerError> {
+        // A cheap look first, so that polling does not take the write lock for nothing.
+        if !self.read(|conn| schedules::any_due(conn, now_at(conn)?))? {
+            return Ok(());
+        }
+        let executed = self.write("executing scheduled transactions", schedules::execute_due)?;
+        if executed > 0 {
+            self.notify.notify_waiters();
+        }
+        Ok(())
+    }
+
+    fn messages_now(&self, topic: &TopicId, after: u64, limit: usize) -> Result<Vec<TopicMessage>, LedgerError> {
+        self.run_due()?;
+        self.read(|conn| topics::messages(conn, topic, after, limit))
+    }
+}
+
+impl Ledger for LocalLedger {
+    async fn create_topic(&self, memo: &str) -> Result<TopicId, LedgerError> {
+        self.write("creating a topic", |conn| topics::create(conn, memo))
+    }
+
+    async fn submit(&self, topic: &TopicId, payload: &[u8]) -> Result<(u64, ConsensusTime), LedgerError> {
+        self.run_due()?;
+        let written = self.write("submitting a message", |conn| topics::append(conn, topic, payload))?;
+        self.notify.notify_waiters();
+        Ok(written)
+    }
+
+    async fn messages(&self, topic: &TopicId, after: u64, limit: usize) -> Result<Vec<TopicMessage>, LedgerError> {
+        self.messages_now(topic, after, limit)
+    }
+
+    async fn wait_messages(
+        &self,
+        topic: &TopicId,
+        after: u64,
+        limit: usize,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<TopicMessage>, LedgerError> {
+        loop {
+            // Registered before looking, so that a submit between the look and the wait is not missed.
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let found = self.messages_now(topic, after, limit)?;
+            if !found.is_empty() {
+                return Ok(found);
+            }
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Ok(Vec::new()),
+                () = &mut notified => {}
+                () = tokio::time::sleep(POLL_INTERVAL) => {}
+            }
+        }
+    }
+
+    async fn ensure_account(&self, account: &AccountId, public_key: &[u8; 32]) -> Result<(), LedgerError> {
+        self.write("creating an account", |conn| {
+            tokens::ensure_account(conn, account, public_key)
+        })
+    }
+
+    async fn account_key(&self, account: &AccountId) -> Result<Option<[u8; 32]>, LedgerError> {
+        self.read(|conn| {
+            conn.query_row("SELECT public_key FROM accounts WHERE id = ?1", [&account.0], |row| {
+                row.get(0)
+            })
+            .optional()
+            .during("reading an account's key")
+        })
+    }
+
+    async fn ensure_token(
+        &self,
+        id: &TokenId,
+        symbol: &str,
+        decimals: u32,
+        treasury: &AccountId,
+        supply: i64,
+    ) -> Result<(), LedgerError> {
+        let token = tokens::NewToken {
+            id,
+            symbol,
+            decimals,
+            treasury,
+            supply,
+        };
+        self.write("creating a token", |conn| tokens::ensure_token(conn, &token))
+    }
+
+    async fn associate(&self, account: &AccountId, token: &TokenId) -> Result<(), LedgerError> {
+        self.write("associating an account with a token", |conn| {
+            tokens::associate(conn, account, token)
+        })
+    }
+
+    async fn transfer(
+        &self,
+        tx: &TxId,
+        token: &TokenId,
+        moves: &[TokenMove],
+        memo: &str,
+    ) -> Result<Receipt, LedgerError> {
+        self.write("transferring tokens", |conn| {
+            tokens::transfer(conn, tx, token, moves, memo)
+        })
+    }
+
+    async fn receipt(&self, tx: &TxId) -> Result<Option<Receipt>, LedgerError> {
+        self.read(|conn| tokens::receipt(conn, tx))
+    }
+
+    async fn token_balance(&self, account: &AccountId, token: &TokenId) -> Result<i64, LedgerError> {
+        self.read(|conn| tokens::balance(conn, account, token))
+    }
+
+    async fn schedule(&self, op: &ScheduledOp, at: ConsensusTime, memo: &str) -> Result<ScheduleId, LedgerError> {
+        self.write("scheduling a transaction", |conn| {
+            schedules::schedule(conn, op, at, memo)
+        })
+    }
+
+    async fn now(&self) -> Result<ConsensusTime, LedgerError> {
+        self.run_due()?;
+        self.read(now_at)
+    }
+}
+
+/// The wall clock, in ns since the Unix epoch (0 before it, `i64::MAX` past 2262).
+fn wall_clock() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+fn meta(conn: &Connection, key: &str) -> Result<i64, LedgerError> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0))
+        .during("reading the ledger's counters")
+}
+
+fn set_meta(conn: &Connection, key: &str, value: i64) -> Result<(), LedgerError> {
+    conn.execute("UPDATE meta SET value = ?2 WHERE key = ?1", (key, value))
+        .during("writing the ledger's counters")?;
+    Ok(())
+}
+
+/// The consensus clock now: the wall clock, but never before the last consensus time given.
+fn now_at(conn: &Connection) -> Result<ConsensusTime, LedgerError> {
+    Ok(ConsensusTime(wall_clock().max(meta(conn, META_LAST_CONSENSUS)?)))
+}
+
+/// Hands out the next consensus time, strictly after every earlier one. Call inside a write
+/// transaction.
+fn next_consensus(conn: &Connection) -> Result<ConsensusTime, LedgerError> {
+    let last = meta(conn, META_LAST_CONSENSUS)?;
+    let next = wall_clock().max(last.saturating_add(1));
+    set_meta(conn, META_LAST_CONSENSUS, next)?;
+    Ok(ConsensusTime(next))
+}
+
+/// Hands out the next entity number as an id `0.0.N`. Call inside a write transaction.
+fn next_entity(conn: &Connection) -> Result<String, LedgerError> {
+    let number = meta(conn, META_NEXT_ENTITY)?;
+    set_meta(conn, META_NEXT_ENTITY, number.saturating_add(1))?;
+    Ok(format!("0.0.{number}"))
+}

@@ -1,0 +1,541 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::*;
+
+/// A fresh directory under the system's temp dir, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("baton-ledger-test-{}-{n}-{}", std::process::id(), wall_clock());
+        Self(std::env::temp_dir().join(name))
+    }
+
+    fn open(&self) -> LocalLedger {
+        match LocalLedger::open(&self.0) {
+            Ok(ledger) => ledger,
+            Err(e) => panic!("opening the ledger: {e}"),
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+type TestResult = Result<(), LedgerError>;
+
+fn account(n: u32) -> AccountId {
+    AccountId(format!("0.0.{n}"))
+}
+
+fn tx(n: i64) -> TxId {
+    TxId {
+        payer: account(2),
+        valid_start: ConsensusTime(n),
+    }
+}
+
+fn mv(n: u32, amount: i64) -> TokenMove {
+    TokenMove {
+        account: account(n),
+        amount,
+    }
+}
+
+const TREASURY: u32 = 2;
+const ALICE: u32 = 10;
+const BOB: u32 = 11;
+const CAROL: u32 = 12; // exists, not associated
+
+fn token() -> TokenId {
+    TokenId("0.0.5000".to_owned())
+}
+
+/// A ledger with a token of 1000 units at the treasury; Alice and Bob associated, Carol not.
+async fn funded(scratch: &Scratch) -> Result<LocalLedger, LedgerError> {
+    let ledger = scratch.open();
+    for (n, key) in [(TREASURY, 1), (ALICE, 2), (BOB, 3), (CAROL, 4)] {
+        ledger.ensure_account(&account(n), &[key; 32]).await?;
+    }
+    ledger
+        .ensure_token(&token(), "FEST", 2, &account(TREASURY), 1000)
+        .await?;
+    ledger.associate(&account(ALICE), &token()).await?;
+    ledger.associate(&account(BOB), &token()).await?;
+    Ok(ledger)
+}
+
+async fn balances(ledger: &LocalLedger) -> Result<Vec<i64>, LedgerError> {
+    let mut all = Vec::new();
+    for n in [TREASURY, ALICE, BOB, CAROL] {
+        all.push(ledger.token_balance(&account(n), &token()).await?);
+    }
+    Ok(all)
+}
+
+fn sequences(messages: &[TopicMessage]) -> Vec<u64> {
+    messages.iter().map(|m| m.sequence).collect()
+}
+
+fn assert_strictly_increasing(messages: &[TopicMessage]) {
+    for pair in messages.windows(2) {
+        assert!(pair[0].consensus < pair[1].consensus, "{pair:?}");
+    }
+}
+
+#[tokio::test]
+async fn sequence_numbers_and_strictly_increasing_consensus() -> TestResult {
+    let scratch = Scratch::new();
+    let ledger = scratch.open();
+    let topic = ledger.create_topic("runs").await?;
+    let other = ledger.create_topic("other").await?;
+    assert_eq!(topic.0, "0.0.4001");
+    assert_eq!(other.0, "0.0.4002");
+    let mut last = ConsensusTime(0);
+    for i in 1..=20u64 {
+        let (sequence, consensus) = ledger.submit(&topic, &i.to_be_bytes()).await?;
+        assert_eq!(sequence, i);
+        assert!(consensus > last);
+        last = consensus;
+    }
+    assert_eq!(ledger.submit(&other, b"x").await?.0, 1);
+    assert!(ledger.now().await? >= last);
+
+    let all = ledger.messages(&topic, 0, 100).await?;
+    assert_eq!(sequences(&all), (1..=20).collect::<Vec<_>>());
+    assert_strictly_increasing(&all);
+    assert_eq!(all[4].payload, 5u64.to_be_bytes());
+    assert_eq!(sequences(&ledger.messages(&topic, 5, 3).await?), [6, 7, 8]);
+    assert!(ledger.messages(&topic, 20, 10).await?.is_empty());
+
+    let missing = TopicId("0.0.9999".to_owned());
+    assert!(matches!(ledger.submit(&missing, b"x").await, Err(LedgerError::UnknownTopic(t)) if t == missing));
+    assert!(matches!(
+        ledger.messages(&missing, 0, 10).await,
+        Err(LedgerError::UnknownTopic(_))
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn consensus_time_never_goes_back_even_if_the_clock_does() -> TestResult {
+    let scratch = Scratch::new();
+    let ledger = scratch.open();
+    let topic = ledger.create_topic("t").await?;
+    let future = wall_clock() + 3_600_000_000_000;
+    ledger.write("test", |conn| set_meta(conn, META_LAST_CONSENSUS, future))?;
+    assert_eq!(ledger.now().await?, ConsensusTime(future));
+    assert_eq!(ledger.submit(&topic, b"a").await?.1, ConsensusTime(future + 1));
+    assert_eq!(ledger.submit(&topic, b"b").await?.1, ConsensusTime(future + 2));
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_ledgers_on_one_dir_are_one_ledger() -> TestResult {
+    let scratch = Scratch::new();
+    let a = scratch.open();
+    let b = scratch.open();
+    let topic = a.create_topic("shared").await?;
+    assert_eq!(b.submit(&topic, b"from b").await?.0, 1);
+    assert_eq!(a.submit(&topic, b"from a").await?.0, 2);
+    let seen_by_a = a.messages(&topic, 0, 10).await?;
+    let seen_by_b = b.messages(&topic, 0, 10).await?;
+    assert_eq!(seen_by_a, seen_by_b);
+    assert_eq!(seen_by_a[0].payload, b"from b");
+    assert_strictly_increasing(&seen_by_a);
+    assert_eq!(b.create_topic("second").await?.0, "0.0.4002");
+    drop(a);
+    drop(b);
+    let reopened = scratch.open();
+    assert_eq!(reopened.messages(&topic, 0, 10).await?, seen_by_b);
+    assert_eq!(reopened.create_topic("third").await?.0, "0.0.4003");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_get_distinct_sequences() -> TestResult {
+    let scratch = Scratch::new();
+    let ledgers = [Arc::new(scratch.open()), Arc::new(scratch.open())];
+    let topic = ledgers[0].create_topic("busy").await?;
+    let mut tasks = Vec::new();
+    for writer in 0..4usize {
+        let ledger = Arc::clone(&ledgers[writer % 2]);
+        let topic = topic.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..25usize {
+                ledger.submit(&topic, format!("{writer}-{i}").as_bytes()).await?;
+            }
+            Ok::<(), LedgerError>(())
+        }));
+    }
+    for task in tasks {
+        task.await.map_err(|e| LedgerError::Other(e.to_string()))??;
+    }
+    let all = ledgers[1].messages(&topic, 0, 1000).await?;
+    assert_eq!(sequences(&all), (1..=100).collect::<Vec<_>>());
+    assert_strictly_increasing(&all);
+    Ok(())
+}
+
+#[tokio::test]
+async fn accounts_tokens_and_associations() -> TestResult {
+    let scratch = Scratch::new();
+    let ledger = funded(&scratch).await?;
+    ledger.ensure_account(&account(ALICE), &[99; 32]).await?;
+    assert_eq!(ledger.account_key(&account(ALICE)).await?, Some([2; 32]));
+    assert_eq!(ledger.account_key(&account(77)).await?, None);
+    ledger
+        .ensure_token(&token(), "FEST", 2, &account(TREASURY), 5000)
+        .await?;
+    ledger.associate(&account(ALICE), &token()).await?;
+    assert_eq!(balances(&ledger).await?, [1000, 0, 0, 0]);
+
+    let other = TokenId("0.0.5001".to_owned());
+    assert!(matches!(
+        ledger.ensure_token(&other, "X", 0, &account(77), 1).await,
+        Err(LedgerError::UnknownAccount(a)) if a == account(77)
+    ));
+    assert!(matches!(
+        ledger.associate(&account(77), &token()).await,
+        Err(LedgerError::UnknownAccount(_))
+    ));
+    assert!(matches!(
+        ledger.associate(&account(ALICE), &other).await,
+        Err(LedgerError::UnknownToken(_))
+    ));
+    assert!(matches!(
+        ledger.token_balance(&account(77), &token()).await,
+        Err(LedgerError::UnknownAccount(_))
+    ));
+    assert!(matches!(
+        ledger.token_balance(&account(ALICE), &other).await,
+        Err(LedgerError::UnknownToken(_))
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_transfer_moves_balances_and_is_listed() -> TestResult {
+    let scratch = Scratch::new();
+    let ledger = funded(&scratch).await?;
+    let moves = [mv(TREASURY, -300), mv(ALICE, 200), mv(BOB, 100)];
+    let receipt = ledger.transfer(&tx(1), &token(), &moves, "pay task a").await?;
+    assert_eq!(receipt.status, Status::Success);
+    assert_eq!(receipt.tx, tx(1));
+    assert_eq!(balances(&ledger).await?, [700, 200, 100, 0]);
+    assert_eq!(ledger.receipt(&tx(1)).await?, Some(receipt));
+    assert_eq!(ledger.receipt(&tx(2)).await?, None);
+    let listed = ledger.transfers()?;
+    assert_eq!(
+        listed,
+        [(tx(1), "pay task a".to_owned(), moves.to_vec(), Status::Success)]
+    );
+    // The same account twice nets out.
+    let receipt = ledger
+        .transfer(&tx(2), &token(), &[mv(ALICE, -150), mv(ALICE, 50), mv(BOB, 100)], "")
+        .await?;
+    assert_eq!(receipt.status, Status::Success);
+    assert_eq!(balances(&ledger).await?, [700, 100, 200, 0]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_duplicate_transaction_id_changes_nothing() -> TestResult {
+    let scratch = Scratch::new();
+    let ledger = funded(&scratch).await?;
+    let first = ledger
+        .transfer(&tx(7), &token(), &[mv(TREASURY, -10), mv(ALICE, 10)], "once")
+        .await?;
+    let again = ledger
+        .transfer(&tx(7), &token(), &[mv(TREASURY, -10), mv(ALICE, 10)], "once")
+        .await;
+    assert!(matches!(again, Err(LedgerError::Duplicate(t)) if t == tx(7)));
+    let other = scratch.open();
+    let different = other
+        .transfer(&tx(7), &token(), &[mv(TREASURY, -99), mv(BOB, 99)], "other")
+        .await;
+    assert!(matches!(different, Err(LedgerError::Duplicate(_))));
+    assert_eq!(balances(&ledger).await?, [990, 10, 0, 0]);
+    assert_eq!(ledger.receipt(&tx(7)).await?, Some(first));
+    assert_eq!(ledger.transfers()?.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_refusal_moves_nothing_and_consumes_the_id() -> TestResult {
+    let scratch = Scratch::new();
+    let ledger = funded(&scratch).await?;
+    let eleven: Vec<TokenMove> = std::iter::once(mv(TREASURY, -10))
+        .chain((0..10).map(|_| mv(ALICE, 1)))
+        .collect();
+    let cases: Vec<(Vec<TokenMove>, TokenId, Status)> = vec![
+        (eleven, token(), Status::TokenTransferListSizeLimitExceeded),
+        (
+            vec![mv(TREASURY, -10), mv(ALICE, 9)],
+            token(),
+            Status::TransfersNotZeroSumForToken,
+        ),
+        (
+            vec![mv(TREASURY, -10), mv(ALICE, 10)],
+            TokenId("0.0.5999".to_owned()),
+            Status::InvalidTokenId,
+        ),
+        (vec![mv(TREASURY, -10), mv(88, 10)], token(), Status::InvalidAccountId),
+        (
+            vec![mv(TREASURY, -10), mv(CAROL, 10)],
+            token(),
+            Status::TokenNotAssociatedToAccount,
+        ),
+        (
+            vec![mv(ALICE, -1), mv(BOB, 1)],
+            token(),
+            Status::InsufficientTokenBalance,
+        ),
+        (
+            vec![mv(TREASURY, -1001), mv(BOB, 1001)],
+            token(),
+            Status::InsufficientTokenBalance,
+        ),
+    ];
+    for (i, (moves, token_id, status)) in cases.into_iter().enumerate() {
+        let id = tx(100 + i64::try_from(i).unwrap_or_default());
+        let receipt = ledger.transfer(&id, &token_id, &moves, "refused").await?;
+        assert_eq!(receipt.status, status, "case {i}");
+        assert_eq!(balances(&ledger).await?, [1000, 0, 0, 0], "case {i}");
+        assert_eq!(ledger.receipt(&id).await?, Some(receipt));
+        let retry = ledger
+            .transfer(&id, &token(), &[mv(TREASURY, -1), mv(ALICE, 1)], "retry")
+            .await;
+        assert!(matches!(retry, Err(LedgerError::Duplicate(_))), "case {i}");
+        assert_eq!(balances(&ledger).await?, [1000, 0, 0, 0], "case {i}");
+    }
+    assert_eq!(ledger.transfers()?.len(), 7);
+    Ok(())
+}
+
+#[tokio::test]
+async fn ten_moves_pass_and_eleven_are_refused() -> TestResult {
+    let scratch = Scratch::new();
+    let ledger = funded(&scratch).await?;
+    let ten: Vec<TokenMove> = std::iter::once(mv(TREASURY, -9))
+        .chain((0..9).map(|_| mv(ALICE, 1)))
+        .collect();
+    assert_eq!(
+        ledger.transfer(&tx(1), &token(), &ten, "").await?.status,
+        Status::Success
+    );
+    let eleven: Vec<TokenMove> = std::iter::once(mv(TREASURY, -10))
+        .chain((0..10).map(|_| mv(BOB, 1)))
+        .collect();
+    let receipt = ledger.transfer(&tx(2), &token(), &eleven, "").await?;
+    assert_eq!(receipt.status, Status::TokenTransferListSizeLimitExceeded);
+    assert_eq!(balances(&ledger).await?, [991, 9, 0, 0]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_due_schedule_executes_once() -> TestResult {
+    let scratch = Scratch::new();
+    let a = scratch.open();
+    let b = scratch.open();
+    let topic = a.create_topic("deadlines").await?;
+    let op = ScheduledOp::Submit {
+        topic: topic.clone(),
+        payload: b"timeout".to_vec(),
+    };
+    a.schedule(&op, a.now().await?, "deadline 1").await?;
+    let first = a.messages(&topic, 0, 10).await?;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].payload, b"timeout");
+    assert_eq!(a.messages(&topic, 0, 10).await?, first);
+    assert_eq!(b.messages(&topic, 0, 10).await?, first);
+    b.now().await?;
+    assert_eq!(b.submit(&topic, b"later").await?.0, 2);
+    assert_eq!(a.messages(&topic, 0, 10).await?.len(), 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_schedule_waits_for_its_time() -> TestResult {
+    let scratch = Scratch::new();
+    let ledger = scratch.open();
+    let topic = ledger.create_topic("deadlines").await?;
+    let op = ScheduledOp::Submit {
+        topic: topic.clone(),
+        payload: b"late".to_vec(),
+    };
+    let at = ConsensusTime(ledger.now().await?.0 + 150_000_000);
+    ledger.schedule(&op, at, "soon").await?;
+    assert!(ledger.messages(&topic, 0, 10).await?.is_empty());
+    let cancel = CancellationToken::new();
+    let found = tokio::time::timeout(Duration::from_secs(5), ledger.wait_messages(&topic, 0, 10, &cancel))
+        .await
+        .map_err(|_| LedgerError::Other("the schedule never executed".to_owned()))??;
+    assert_eq!(found.len(), 1);
+    assert!(found[0].consensus >= at);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_identical_pending_schedule_is_not_duplicated() -> TestResult {
+    let scratch = Scratch::new();
+    let a = scratch.open();
+    let b = scratch.open();
+    let topic = a.create_topic("deadlines").await?;
+    let op = ScheduledOp::Submit {
+        topic: topic.clone(),
+        payload: b"p".to_vec(),
+    };
+    let later = ConsensusTime(a.now().await?.0 + 3_600_000_000_000);
+    let id = a.schedule(&op, later, "m").await?;
+    assert_eq!(b.schedule(&op, later, "m").await?, id);
+    assert_ne!(a.schedule(&op, later, "other memo").await?, id);
+    let other_op = ScheduledOp::Submit {
+        topic: topic.clone(),
+        payload: b"q".to_vec(),
+    };
+    assert_ne!(a.schedule(&other_op, later, "m").await?, id);
+
+    let now_op = ScheduledOp::Submit {
+        topic: topic.clone(),
+        payload: b"now".to_vec(),
+    };
+    let now = a.now().await?;
+    let first = a.schedule(&now_op, now, "n").await?;
+    assert_eq!(a.messages(&topic, 0, 10).await?.len(), 1);
+    // Executed, so the same schedule again is a new one.
+    assert_ne!(a.schedule(&now_op, now, "n").await?, first);
+
+    let missing = ScheduledOp::Submit {
+        topic: TopicId("0.0.9999".to_owned()),
+        payload: Vec::new(),
+    };
+    assert!(matches!(
+        a.schedule(&missing, now, "x").await,
+        Err(LedgerError::UnknownTopic(_))
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn wait_messages_returns_empty_when_cancelled() -> TestResult {
+    let scratch = Scratch::new();
+    let ledger = scratch.open();
+    let topic = ledger.create_topic("quiet").await?;
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        trigger.cancel();
+    });
+    let found = tokio::time::timeout(Duration::from_secs(5), ledger.wait_messages(&topic, 0, 10, &cancel))
+        .await
+        .map_err(|_| LedgerError::Other("cancel was not noticed".to_owned()))??;
+    assert!(found.is_empty());
+    // Messages already there are returned even with the token cancelled.
+    ledger.submit(&topic, b"x").await?;
+    assert_eq!(ledger.wait_messages(&topic, 0, 10, &cancel).await?.len(), 1);
+    assert!(ledger.wait_messages(&topic, 1, 10, &cancel).await?.is_empty());
+    Ok(())
+}
+
+async fn wakes_on_submit_from(writer: Arc<LocalLedger>, reader: Arc<LocalLedger>) -> TestResult {
+    let topic = writer.create_topic("wake").await?;
+    let cancel = CancellationToken::new();
+    let waiting = {
+        let (reader, topic, cancel) = (Arc::clone(&reader), topic.clone(), cancel.clone());
+        tokio::spawn(async move { reader.wait_messages(&topic, 0, 10, &cancel).await })
+    };
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    writer.submit(&topic, b"hello").await?;
+    let found = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .map_err(|_| LedgerError::Other("the waiter never woke".to_owned()))?
+        .map_err(|e| LedgerError::Other(e.to_string()))??;
+    assert_eq!(sequences(&found), [1]);
+    assert_eq!(found[0].payload, b"hello");
+    Ok(())
+}
+
+#[tokio::test]
+async fn wait_messages_wakes_on_a_submit_from_another_task() -> TestResult {
+    let scratch = Scratch::new();
+    let ledger = Arc::new(scratch.open());
+    wakes_on_submit_from(Arc::clone(&ledger), ledger).await
+}
+
+#[tokio::test]
+async fn wait_messages_wakes_on_a_submit_through_another_connection() -> TestResult {
+    let scratch = Scratch::new();
+    wakes_on_submit_from(Arc::new(scratch.open()), Arc::new(scratch.open())).await
+}
+
+/// Set for a child process of `other_processes_share_the_ledger_and_their_commits_survive_abort`.
+const CHILD_DIR: &str = "BATON_LEDGER_TEST_CHILD_DIR";
+const CHILD_TOPIC: &str = "BATON_LEDGER_TEST_CHILD_TOPIC";
+const CHILD_MESSAGES: usize = 30;
+
+/// Not a test of its own: run as a child process, it writes to the ledger then dies without
+/// closing anything. Does nothing otherwise.
+#[tokio::test]
+async fn child_process_writer() -> TestResult {
+    let (Ok(dir), Ok(topic)) = (std::env::var(CHILD_DIR), std::env::var(CHILD_TOPIC)) else {
+        return Ok(());
+    };
+    let ledger = LocalLedger::open(Path::new(&dir))?;
+    let topic = TopicId(topic);
+    for i in 0..CHILD_MESSAGES {
+        ledger
+            .submit(&topic, format!("child {}: {i}", std::process::id()).as_bytes())
+            .await?;
+    }
+    std::process::abort();
+}
+
+fn io(e: std::io::Error) -> LedgerError {
+    LedgerError::Other(e.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_processes_share_the_ledger_and_their_commits_survive_abort() -> TestResult {
+    let scratch = Scratch::new();
+    let ledger = scratch.open();
+    let topic = ledger.create_topic("crowded").await?;
+    let exe = std::env::current_exe().map_err(io)?;
+    let mut children = Vec::new();
+    for _ in 0..2 {
+        let child = tokio::process::Command::new(&exe)
+            .args([
+                "--exact",
+                "ledger::local::tests::child_process_writer",
+                "--test-threads=1",
+            ])
+            .env(CHILD_DIR, &scratch.0)
+            .env(CHILD_TOPIC, &topic.0)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(io)?;
+        children.push(child);
+    }
+    for i in 0..CHILD_MESSAGES {
+        ledger.submit(&topic, format!("parent: {i}").as_bytes()).await?;
+    }
+    for mut child in children {
+        let status = child.wait().await.map_err(io)?;
+        assert!(!status.success(), "the child should have aborted: {status}");
+    }
+    let all = ledger.messages(&topic, 0, 1000).await?;
+    assert_eq!(sequences(&all), (1..=3 * CHILD_MESSAGES as u64).collect::<Vec<_>>());
+    assert_strictly_increasing(&all);
+    let from_children = all.iter().filter(|m| m.payload.starts_with(b"child")).count();
+    assert_eq!(from_children, 2 * CHILD_MESSAGES);
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! Accounts, the token, associations, balances, transfers and their receipts.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension};
+
+use super::{DbContext, TransferRecord, next_consensus};
+use crate::ledger::{
+    AccountId, ConsensusTime, LedgerError, MAX_TOKEN_MOVES, Receipt, Status, TokenId, TokenMove, TxId,
+};
+
+/// What `ensure_token` creates.
+pub(super) struct NewToken<'a> {
+    pub(super) id: &'a TokenId,
+    pub(super) symbol: &'a str,
+    pub(super) decimals: u32,
+    pub(super) treasury: &'a AccountId,
+    pub(super) supply: i64,
+}
+
+/// Creates the account if it does not exist; an existing one keeps its key.
+pub(super) fn ensure_account(conn: &Connection, account: &AccountId, key: &[u8; 32]) -> Result<(), LedgerError> {
+    conn.execute(
+        "INSERT OR IGNORE INTO accounts (id, public_key) VALUES (?1, ?2)",
+        (&account.0, key),
+    )
+    .during("creating an account")?;
+    Ok(())
+}
+
+fn account_exists(conn: &Connection, account: &AccountId) -> Result<bool, LedgerError> {
+    let found = conn
+        .query_row("SELECT 1 FROM accounts WHERE id = ?1", [&account.0], |_| Ok(()))
+        .optional()
+        .during("looking up an account")?;
+    Ok(found.is_some())
+}
+
+fn token_exists(conn: &Connection, token: &TokenId) -> Result<bool, LedgerError> {
+    let found = conn
+        .query_row("SELECT 1 FROM tokens WHERE id = ?1", [&token.0], |_| Ok(()))
+        .optional()
+        .during("looking up a token")?;
+    Ok(found.is_some())
+}
+
+/// The balance row of an association, `None` if the account is not associated with the token.
+fn stored_balance(conn: &Connection, account: &AccountId, token: &TokenId) -> Result<Option<i64>, LedgerError> {
+    conn.query_row(
+        "SELECT amount FROM balances WHERE account = ?1 AND token = ?2",
+        [&account.0, &token.0],
+        |row| row.get(0),
+    )
+    .optional()
+    .during("reading a balance")
+}
+
+/// Creates the token with its supply held by the treasury, unless it exists. Call inside a write
+/// transaction.
+pub(super) fn ensure_token(conn: &Connection, token: &NewToken<'_>) -> Result<(), LedgerError> {
+    if token_exists(conn, token.id)? {
+        return Ok(());
+    }
+    if !account_exists(conn, token.treasury)? {
+        return Err(LedgerError::UnknownAccount(token.treasury.clone()));
+    }
+    if token.supply < 0 {
+        return Err(LedgerError::Other(format!(
+            "token `{}` cannot have a negative supply",
+            token.id
+        )));
+    }
+    conn.execute(
+        "INSERT INTO tokens (id, symbol, decimals, treasury) VALUES (?1, ?2, ?3, ?4)",
+        (&token.id.0, token.symbol, token.decimals, &token.treasury.0),
+    )
+    .during("creating a token")?;
+    conn.execute(
+        "INSERT INTO balances (account, token, amount) VALUES (?1, ?2, ?3)",
+        (&token.treasury.0, &token.id.0, token.supply),
+    )
+    .during("crediting a token's treasury")?;
+    Ok(())
+}
+
+/// Associates the account with the token (a balance of 0), unless it already is.
+pub(super) fn associate(conn: &Connection, account: &AccountId, token: &TokenId) -> Result<(), LedgerError> {
+    if !account_exists(conn, account)? {
+        return Err(LedgerError::UnknownAccount(account.clone()));
+    }
+    if !token_exists(conn, token)? {
+        return Err(LedgerError::UnknownToken(token.clone()));
+    }
+    conn.execute(
+        "INSERT OR IGNORE INTO balances (account, token, amount) VALUES (?1, ?2, 0)",
+        [&account.0, &token.0],
+    )
+    .during("associating an account with a token")?;
+    Ok(())
+}
+
+/// An account's balance of a token: 0 if it is not associated with it.
+pub(super) fn balance(conn: &Connection, account: &AccountId, token: &TokenId) -> Result<i64, LedgerError> {
+    if !account_exists(conn, account)? {
+        return Err(LedgerError::UnknownAccount(account.clone()));
+    }
+    if !token_exists(conn, token)? {
+        return Err(LedgerError::UnknownToken(token.clone()));
+    }
+    Ok(stored_balance(conn, account, token)?.unwrap_or(0))
+}
+
+/// Executes a transfer under `tx`, or refuses it with a status; either way the receipt is stored
+/// and returned. A transaction id already seen is `Duplicate`. Call inside a write transaction.
+pub(super) fn transfer(
+    conn: &Connection,
+    tx: &TxId,
+    token: &TokenId,
+    moves: &[TokenMove],
+    memo: &str,
+) -> Result<Receipt, LedgerError> {
+    if receipt(conn, tx)?.is_some() {
+        return Err(LedgerError::Duplicate(tx.clone()));
+    }
+    let status = match check(conn, token, moves)? {
+        Err(refused) => refused,
+        Ok(new_balances) => {
+            for (account, amount) in &new_balances {
+                conn.execute(
+                    "UPDATE balances SET amount = ?3 WHERE account = ?1 AND token = ?2",
+                    (&account.0, &token.0, amount),
+                )
+                .during("moving tokens")?;
+            }
+            Status::Success
+        }
+    };
+    let consensus = next_consensus(conn)?;
+    let key = tx.to_string();
+    conn.execute(
+        "INSERT INTO receipts (tx, status, consensus, memo) VALUES (?1, ?2, ?3, ?4)",
+        (&key, status.to_string(), consensus.0, memo),
+    )
+    .during("storing a receipt")?;
+    let moves_json = serde_json::to_string(moves)
+        .map_err(|e| LedgerError::Other(format!("token movements could not be recorded: {e}")))?;
+    conn.execute(
+        "INSERT INTO transfers (tx, token, memo, moves) VALUES (?1, ?2, ?3, ?4)",
+        (&key, &token.0, memo, moves_json),
+    )
+    .during("recording a transfer")?;
+    Ok(Receipt {
+        tx: tx.clone(),
+        status,
+        consensus,
+    })
+}
+
+/// Checks a transfer as Hedera does, in its order. `Ok(Ok(balances))` gives each touched
+/// account's balance after the transfer; `Ok(Err(status))` is a refusal.
+fn check(
+    conn: &Connection,
+    token: &TokenId,
+    moves: &[TokenMove],
+) -> Result<Result<BTreeMap<AccountId, i64>, Status>, LedgerError> {
+    if moves.len() > MAX_TOKEN_MOVES {
+        return Ok(Err(Status::TokenTransferListSizeLimitExceeded));
+    }
+    let mut net: BTreeMap<AccountId, i128> = BTreeMap::new();
+    for m in moves {
+        *net.entry(m.account.clone()).or_default() += i128::from(m.amount);
+    }
+    if net.values().sum::<i128>() != 0 {
+        return Ok(Err(Status::TransfersNotZeroSumForToken));
+    }
+    if !token_exists(conn, token)? {
+        return Ok(Err(Status::InvalidTokenId));
+    }
+    for account in net.keys() {
+        if !account_exists(conn, account)? {
+            return Ok(Err(Status::InvalidAccountId));
+        }
+    }
+    let mut after = BTreeMap::new();
+    for (account, change) in net {
+        let Some(held) = stored_balance(conn, &account, token)? else {
+            return Ok(Err(Status::TokenNotAssociatedToAccount));
+        };
+        match i64::try_from(i128::from(held) + change) {
+            Ok(amount) if amount >= 0 => after.insert(account, amount),
+            _ => return Ok(Err(Status::InsufficientTokenBalance)),
+        };
+    }
+    Ok(Ok(after))
+}
+
+/// The receipt of `tx`, if the ledger has seen it.
+pub(super) fn receipt(conn: &Connection, tx: &TxId) -> Result<Option<Receipt>, LedgerError> {
+    let row: Option<(String, i64)> = conn
+        .query_row(
+            "SELECT status, consensus FROM receipts WHERE tx = ?1",
+            [tx.to_string()],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .during("reading a receipt")?;
+    row.map(|(status, consensus)| {
+        Ok(Receipt {
+            tx: tx.clone(),
+            status: parse_status(&status)?,
+            consensus: ConsensusTime(consensus),
+        })
+    })
+    .transpose()
+}
+
+/// Every transfer, in consensus order: id, memo, movements and status.
+pub(super) fn transfers(conn: &Connection) -> Result<Vec<TransferRecord>, LedgerError> {
+    let mut statement = conn
+        .prepare(
+            "SELECT t.tx, t.memo, t.moves, r.status FROM transfers t JOIN receipts r ON r.tx = t.tx \
+             ORDER BY r.consensus",
+        )
+        .during("listing transfers")?;
+    let rows = statement
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+            ))
+        })
+        .during("listing transfers")?;
+    let mut listed = Vec::new();
+    for row in rows {
+        let (tx, memo, moves, status) = row.during("listing transfers")?;
+        let moves = serde_json::from_str(&moves)
+            .map_err(|e| LedgerError::Other(format!("the recorded movements of `{tx}` are unreadable: {e}")))?;
+        listed.push((tx.parse()?, memo, moves, parse_status(&status)?));
+    }
+    Ok(listed)
+}
+
+fn parse_status(stored: &str) -> Result<Status, LedgerError> {
+    serde_json::from_value(serde_json::Value::String(stored.to_owned()))
+        .map_err(|_| LedgerError::Other(format!("the ledger holds an unknown status `{stored}`")))
+}

@@ -1,0 +1,218 @@
+//! Ledger ids, messages, receipts and errors: Hedera's shapes, without the SDK.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// At most this many token movements in one transfer transaction (Hedera's limit).
+pub const MAX_TOKEN_MOVES: usize = 10;
+
+macro_rules! entity_id {
+    ($name:ident, $what:literal) => {
+        #[doc = concat!("A Hedera ", $what, " id, `shard.realm.num`.")]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(pub String);
+
+        impl FromStr for $name {
+            type Err = LedgerError;
+            fn from_str(s: &str) -> Result<Self, LedgerError> {
+                let parts: Vec<&str> = s.split('.').collect();
+                if parts.len() == 3
+                    && parts
+                        .iter()
+                        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err(LedgerError::BadId {
+                        kind: $what,
+                        id: s.to_owned(),
+                    })
+                }
+            }
+        }
+        impl TryFrom<String> for $name {
+            type Error = LedgerError;
+            fn try_from(s: String) -> Result<Self, LedgerError> {
+                s.parse()
+            }
+        }
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+entity_id!(AccountId, "account");
+entity_id!(TopicId, "topic");
+entity_id!(TokenId, "token");
+entity_id!(ScheduleId, "schedule");
+
+/// Consensus time: nanoseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+pub struct ConsensusTime(pub i64);
+
+impl ConsensusTime {
+    #[must_use]
+    pub fn plus_secs(self, secs: u64) -> Self {
+        Self(
+            self.0
+                .saturating_add(i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1_000_000_000)),
+        )
+    }
+}
+
+impl fmt::Display for ConsensusTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{:09}",
+            self.0.div_euclid(1_000_000_000),
+            self.0.rem_euclid(1_000_000_000)
+        )
+    }
+}
+
+/// A transaction id: the paying account and the valid-start time, `0.0.2@1700000000.000000001`.
+/// Chosen by the caller, so that a retry with the same id can never execute twice.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TxId {
+    pub payer: AccountId,
+    pub valid_start: ConsensusTime,
+}
+
+impl fmt::Display for TxId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.payer, self.valid_start)
+    }
+}
+
+impl FromStr for TxId {
+    type Err = LedgerError;
+    fn from_str(s: &str) -> Result<Self, LedgerError> {
+        let bad = || LedgerError::BadId {
+            kind: "transaction",
+            id: s.to_owned(),
+        };
+        let (payer, start) = s.split_once('@').ok_or_else(bad)?;
+        let (secs, nanos) = start.split_once('.').ok_or_else(bad)?;
+        let secs: i64 = secs.parse().map_err(|_| bad())?;
+        if nanos.len() != 9 {
+            return Err(bad());
+        }
+        let nanos: i64 = nanos.parse().map_err(|_| bad())?;
+        let ns = secs
+            .checked_mul(1_000_000_000)
+            .and_then(|s| s.checked_add(nanos))
+            .ok_or_else(bad)?;
+        Ok(Self {
+            payer: payer.parse()?,
+            valid_start: ConsensusTime(ns),
+        })
+    }
+}
+
+impl TryFrom<String> for TxId {
+    type Error = LedgerError;
+    fn try_from(s: String) -> Result<Self, LedgerError> {
+        s.parse()
+    }
+}
+
+impl From<TxId> for String {
+    fn from(id: TxId) -> String {
+        id.to_string()
+    }
+}
+
+/// One message of a topic, as the mirror gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicMessage {
+    pub topic: TopicId,
+    pub sequence: u64,
+    pub consensus: ConsensusTime,
+    pub payload: Vec<u8>,
+}
+
+/// One account's side of a token transfer, in minor units: negative leaves, positive arrives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenMove {
+    pub account: AccountId,
+    pub amount: i64,
+}
+
+/// Hedera's final status of a transaction, for the statuses baton meets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Success,
+    InsufficientTokenBalance,
+    TokenNotAssociatedToAccount,
+    InvalidAccountId,
+    InvalidTokenId,
+    TransfersNotZeroSumForToken,
+    TokenTransferListSizeLimitExceeded,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = serde_json::to_value(self).ok();
+        f.write_str(text.as_ref().and_then(|v| v.as_str()).unwrap_or("UNKNOWN"))
+    }
+}
+
+/// What the ledger says about an executed transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub tx: TxId,
+    pub status: Status,
+    pub consensus: ConsensusTime,
+}
+
+/// A transaction the schedule service executes later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ScheduledOp {
+    /// Submit `payload` to `topic`.
+    Submit { topic: TopicId, payload: Vec<u8> },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("`{id}` is not a valid {kind} id")]
+    BadId { kind: &'static str, id: String },
+    #[error("topic `{0}` does not exist")]
+    UnknownTopic(TopicId),
+    #[error("account `{0}` does not exist")]
+    UnknownAccount(AccountId),
+    #[error("token `{0}` does not exist")]
+    UnknownToken(TokenId),
+    #[error("transaction `{0}` was already submitted")]
+    Duplicate(TxId),
+    #[error("transaction `{tx}` failed: {status}")]
+    Failed { tx: TxId, status: Status },
+    #[error("the ledger's state at `{path}` could not be opened")]
+    Open {
+        path: std::path::PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("the ledger's database failed during {operation}")]
+    Database {
+        operation: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}

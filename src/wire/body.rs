@@ -1,0 +1,256 @@
+//! The typed payloads, one per message type. Unknown fields are ignored on input, so that the
+//! original agents' extras (`model_id`, `priority`, `max_tokens`, ...) do not break reading.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::WireError;
+use super::envelope::MessageType;
+use crate::ledger::{AccountId, TokenId, TxId};
+
+/// A task handed to an agent (task topic).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub task_id: String,
+    pub task_name: String,
+    pub agent_id: String,
+    pub attempt: u32,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub input: Value,
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+    /// An optional shell command for the agent to run, from the task's input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+/// The outcome of a task's quality gates for one attempt (task topic).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateReport {
+    pub task_id: String,
+    pub attempt: u32,
+    pub passed: bool,
+    pub verdicts: Vec<VerdictRecord>,
+}
+
+/// One gate's verdict, with the hash of the script that gave it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerdictRecord {
+    pub gate: String,
+    pub script_hash: String,
+    pub pass: bool,
+    pub reasons: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A task waits for approvers (task topic).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRequest {
+    pub task_id: String,
+    pub state: String,
+    pub approvers: Vec<String>,
+    pub quorum: u32,
+}
+
+/// Payments the coordinator is about to make, announced before the transfer (task topic).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentIntent {
+    pub tx_id: TxId,
+    pub token_id: TokenId,
+    pub payments: Vec<IntendedPayment>,
+}
+
+/// One payment of an intent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntendedPayment {
+    pub task_id: String,
+    pub agent_id: String,
+    pub account: AccountId,
+    /// Minor units of the token, above zero.
+    pub amount: i64,
+    pub memo: String,
+}
+
+/// A payment as the ledger settled it (task topic).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settlement {
+    pub task_id: String,
+    pub agent_id: String,
+    pub amount: i64,
+    pub token_id: TokenId,
+    /// `SUCCESS` or another Hedera status.
+    pub tx_status: String,
+    pub tx_id: TxId,
+}
+
+/// A coordinator decision about a task such as `timeout`, `retry` or `give_up` (task topic).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskEvent {
+    pub task_id: String,
+    pub event: String,
+    pub reason: String,
+}
+
+/// An agent reports a task's new status (status topic).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusUpdate {
+    pub task_id: String,
+    pub agent_id: String,
+    pub new_status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// How an agent's attempt at a task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultStatus {
+    Completed,
+    Failed,
+}
+
+/// An agent's result for a task (status topic).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskResult {
+    pub task_id: String,
+    pub status: ResultStatus,
+    /// The agent's report; an object when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+}
+
+/// An agent is alive (status topic).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub agent_id: String,
+}
+
+/// An approver's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+/// An approver's answer to an approval request (status topic).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalAnswer {
+    pub task_id: String,
+    pub decision: Decision,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A message's typed payload, one variant per [`MessageType`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    TaskAssignment(Assignment),
+    QualityGate(GateReport),
+    ApprovalRequest(ApprovalRequest),
+    PaymentIntent(PaymentIntent),
+    PaymentSettled(Settlement),
+    TaskEvent(TaskEvent),
+    Tick,
+    StatusUpdate(StatusUpdate),
+    TaskResult(TaskResult),
+    Heartbeat(Heartbeat),
+    Approval(ApprovalAnswer),
+}
+
+/// The message type a body travels as.
+#[must_use]
+pub fn body_kind(body: &Body) -> MessageType {
+    match body {
+        Body::TaskAssignment(_) => MessageType::TaskAssignment,
+        Body::QualityGate(_) => MessageType::QualityGate,
+        Body::ApprovalRequest(_) => MessageType::ApprovalRequest,
+        Body::PaymentIntent(_) => MessageType::PaymentIntent,
+        Body::PaymentSettled(_) => MessageType::PaymentSettled,
+        Body::TaskEvent(_) => MessageType::TaskEvent,
+        Body::Tick => MessageType::Tick,
+        Body::StatusUpdate(_) => MessageType::StatusUpdate,
+        Body::TaskResult(_) => MessageType::TaskResult,
+        Body::Heartbeat(_) => MessageType::Heartbeat,
+        Body::Approval(_) => MessageType::Approval,
+    }
+}
+
+impl Body {
+    /// The message type this body travels as; the same as [`body_kind`].
+    #[must_use]
+    pub fn kind(&self) -> MessageType {
+        body_kind(self)
+    }
+
+    /// The one task the message is about, if there is one (an intent may pay for several).
+    #[must_use]
+    pub fn task_id(&self) -> Option<&str> {
+        match self {
+            Body::TaskAssignment(b) => Some(&b.task_id),
+            Body::QualityGate(b) => Some(&b.task_id),
+            Body::ApprovalRequest(b) => Some(&b.task_id),
+            Body::PaymentSettled(b) => Some(&b.task_id),
+            Body::TaskEvent(b) => Some(&b.task_id),
+            Body::StatusUpdate(b) => Some(&b.task_id),
+            Body::TaskResult(b) => Some(&b.task_id),
+            Body::Approval(b) => Some(&b.task_id),
+            Body::PaymentIntent(_) | Body::Tick | Body::Heartbeat(_) => None,
+        }
+    }
+
+    /// The body as the envelope's `payload`: always a JSON object (`{}` for a tick).
+    #[must_use]
+    pub fn to_payload(&self) -> Value {
+        let value = match self {
+            Body::TaskAssignment(b) => serde_json::to_value(b),
+            Body::QualityGate(b) => serde_json::to_value(b),
+            Body::ApprovalRequest(b) => serde_json::to_value(b),
+            Body::PaymentIntent(b) => serde_json::to_value(b),
+            Body::PaymentSettled(b) => serde_json::to_value(b),
+            Body::TaskEvent(b) => serde_json::to_value(b),
+            Body::Tick => Ok(Value::Object(Map::new())),
+            Body::StatusUpdate(b) => serde_json::to_value(b),
+            Body::TaskResult(b) => serde_json::to_value(b),
+            Body::Heartbeat(b) => serde_json::to_value(b),
+            Body::Approval(b) => serde_json::to_value(b),
+        };
+        // Plain structs with string keys always serialize; a non-finite score becomes `null`.
+        value.unwrap_or_else(|_| Value::Object(Map::new()))
+    }
+
+    /// Reads a payload as the body of a message of type `kind`. Fields the type does not know are
+    /// ignored.
+    ///
+    /// # Errors
+    /// [`WireError::Schema`] when a field is missing or of the wrong type.
+    pub fn from_payload(kind: MessageType, payload: &Value) -> Result<Body, WireError> {
+        Ok(match kind {
+            MessageType::TaskAssignment => Body::TaskAssignment(typed(payload)?),
+            MessageType::QualityGate => Body::QualityGate(typed(payload)?),
+            MessageType::ApprovalRequest => Body::ApprovalRequest(typed(payload)?),
+            MessageType::PaymentIntent => Body::PaymentIntent(typed(payload)?),
+            MessageType::PaymentSettled => Body::PaymentSettled(typed(payload)?),
+            MessageType::TaskEvent => Body::TaskEvent(typed(payload)?),
+            MessageType::Tick => Body::Tick,
+            MessageType::StatusUpdate => Body::StatusUpdate(typed(payload)?),
+            MessageType::TaskResult => Body::TaskResult(typed(payload)?),
+            MessageType::Heartbeat => Body::Heartbeat(typed(payload)?),
+            MessageType::Approval => Body::Approval(typed(payload)?),
+        })
+    }
+}
+
+fn typed<T: DeserializeOwned>(payload: &Value) -> Result<T, WireError> {
+    T::deserialize(payload).map_err(|e| WireError::Schema {
+        reason: format!("/payload: {e}"),
+    })
+}

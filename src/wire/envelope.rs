@@ -1,0 +1,361 @@
+//! The envelope: message types and topics, building, canonical bytes, signing, encoding and
+//! decoding.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::body::Body;
+use super::{MAX_MESSAGE_BYTES, WireError, schema};
+
+/// The topic a message travels on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Coordinator to agents.
+    Tasks,
+    /// Agents and approvers to the coordinator.
+    Status,
+}
+
+/// The kind of a message, its `type` on the wire (snake case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageType {
+    TaskAssignment,
+    QualityGate,
+    ApprovalRequest,
+    PaymentIntent,
+    PaymentSettled,
+    TaskEvent,
+    Tick,
+    StatusUpdate,
+    TaskResult,
+    Heartbeat,
+    Approval,
+}
+
+impl MessageType {
+    /// Every message type, task topic first.
+    pub const ALL: [MessageType; 11] = [
+        MessageType::TaskAssignment,
+        MessageType::QualityGate,
+        MessageType::ApprovalRequest,
+        MessageType::PaymentIntent,
+        MessageType::PaymentSettled,
+        MessageType::TaskEvent,
+        MessageType::Tick,
+        MessageType::StatusUpdate,
+        MessageType::TaskResult,
+        MessageType::Heartbeat,
+        MessageType::Approval,
+    ];
+
+    /// The name on the wire, e.g. `task_assignment`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageType::TaskAssignment => "task_assignment",
+            MessageType::QualityGate => "quality_gate",
+            MessageType::ApprovalRequest => "approval_request",
+            MessageType::PaymentIntent => "payment_intent",
+            MessageType::PaymentSettled => "payment_settled",
+            MessageType::TaskEvent => "task_event",
+            MessageType::Tick => "tick",
+            MessageType::StatusUpdate => "status_update",
+            MessageType::TaskResult => "task_result",
+            MessageType::Heartbeat => "heartbeat",
+            MessageType::Approval => "approval",
+        }
+    }
+
+    /// The topic messages of this type travel on.
+    #[must_use]
+    pub fn topic(self) -> Topic {
+        match self {
+            MessageType::TaskAssignment
+            | MessageType::QualityGate
+            | MessageType::ApprovalRequest
+            | MessageType::PaymentIntent
+            | MessageType::PaymentSettled
+            | MessageType::TaskEvent
+            | MessageType::Tick => Topic::Tasks,
+            MessageType::StatusUpdate | MessageType::TaskResult | MessageType::Heartbeat | MessageType::Approval => {
+                Topic::Status
+            }
+        }
+    }
+}
+
+impl fmt::Display for MessageType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for MessageType {
+    type Err = WireError;
+    fn from_str(s: &str) -> Result<Self, WireError> {
+        MessageType::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| WireError::Schema {
+                reason: format!("/type: `{s}` is not a message type"),
+            })
+    }
+}
+
+/// One message: who sent it, in which festival, in what order, and its payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    #[serde(rename = "type")]
+    pub kind: MessageType,
+    /// The message's own id: 32 lowercase hex characters, random.
+    pub id: String,
+    /// The festival id.
+    pub festival: String,
+    pub sender: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// The sender's own counter of the messages it sent.
+    pub sequence_num: u64,
+    /// RFC 3339, UTC.
+    pub timestamp: String,
+    /// The body as JSON: always an object, `{}` when there is none.
+    #[serde(default = "empty_object")]
+    pub payload: Value,
+    /// 128 lowercase hex characters: ed25519 over [`canonical`]; `None` until [`sign`]ed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Map::new())
+}
+
+impl Envelope {
+    /// A new unsigned message with a fresh random id, stamped now. `task_id` comes from the body
+    /// when it is about one task; `recipient` is the agent of an assignment. `kind` must be the
+    /// body's kind ([`super::body_kind`]); a mismatch makes a message [`decode`] rejects.
+    #[must_use]
+    pub fn new(kind: MessageType, festival: &str, sender: &str, sequence_num: u64, body: &Body) -> Envelope {
+        debug_assert_eq!(kind, body.kind(), "the envelope's type differs from its body's");
+        let recipient = match body {
+            Body::TaskAssignment(a) => Some(a.agent_id.clone()),
+            _ => None,
+        };
+        Envelope {
+            kind,
+            id: new_id(),
+            festival: festival.to_owned(),
+            sender: sender.to_owned(),
+            recipient,
+            task_id: body.task_id().map(str::to_owned),
+            sequence_num,
+            timestamp: rfc3339(SystemTime::now()),
+            payload: body.to_payload(),
+            signature: None,
+        }
+    }
+
+    /// The same message with another timestamp (for deterministic tests and replays).
+    #[must_use]
+    pub fn with_timestamp(mut self, timestamp: &str) -> Envelope {
+        timestamp.clone_into(&mut self.timestamp);
+        self
+    }
+
+    /// The same message with another id.
+    #[must_use]
+    pub fn with_id(mut self, id: &str) -> Envelope {
+        id.clone_into(&mut self.id);
+        self
+    }
+
+    /// The same message addressed to `recipient`.
+    #[must_use]
+    pub fn with_recipient(mut self, recipient: &str) -> Envelope {
+        self.recipient = Some(recipient.to_owned());
+        self
+    }
+
+    /// The topic the message travels on.
+    #[must_use]
+    pub fn topic(&self) -> Topic {
+        self.kind.topic()
+    }
+
+    /// The payload read as the body of this message's type.
+    ///
+    /// # Errors
+    /// [`WireError::Schema`] when the payload does not fit the type.
+    pub fn body(&self) -> Result<Body, WireError> {
+        Body::from_payload(self.kind, &self.payload)
+    }
+}
+
+/// 16 random bytes as 32 lowercase hex characters.
+fn new_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::fill(&mut bytes[..]);
+    hex::encode(bytes)
+}
+
+/// A time as RFC 3339 in UTC with milliseconds, e.g. `2025-03-01T12:00:00.000Z`. Times before the
+/// epoch are written as the epoch.
+#[must_use]
+pub fn rfc3339(time: SystemTime) -> String {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(i64::try_from(days).unwrap_or(i64::MAX / 2));
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+        since.subsec_millis()
+    )
+}
+
+/// Year, month (1..=12) and day (1..=31) of a count of days since 1970-01-01 (proleptic
+/// Gregorian calendar; Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, u32::try_from(month).unwrap_or(1), u32::try_from(day).unwrap_or(1))
+}
+
+/// The envelope as a JSON object, with or without its signature.
+fn to_value(envelope: &Envelope, with_signature: bool) -> Value {
+    let mut map = Map::new();
+    map.insert("type".into(), Value::String(envelope.kind.as_str().into()));
+    map.insert("id".into(), Value::String(envelope.id.clone()));
+    map.insert("festival".into(), Value::String(envelope.festival.clone()));
+    map.insert("sender".into(), Value::String(envelope.sender.clone()));
+    if let Some(recipient) = &envelope.recipient {
+        map.insert("recipient".into(), Value::String(recipient.clone()));
+    }
+    if let Some(task_id) = &envelope.task_id {
+        map.insert("task_id".into(), Value::String(task_id.clone()));
+    }
+    map.insert("sequence_num".into(), Value::from(envelope.sequence_num));
+    map.insert("timestamp".into(), Value::String(envelope.timestamp.clone()));
+    map.insert("payload".into(), envelope.payload.clone());
+    if with_signature && let Some(signature) = &envelope.signature {
+        map.insert("signature".into(), Value::String(signature.clone()));
+    }
+    Value::Object(map)
+}
+
+/// The bytes a signature covers: the envelope's JSON without `signature`, object keys sorted by
+/// their UTF-8 bytes at every depth, no whitespace. Absent optional fields are left out.
+#[must_use]
+pub fn canonical(envelope: &Envelope) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    write_sorted(&to_value(envelope, false), &mut out);
+    out
+}
+
+/// Writes JSON with sorted keys and no whitespace; scalars as serde_json writes them.
+fn write_sorted(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(key, out);
+                out.push(b':');
+                write_sorted(item, out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_sorted(item, out);
+            }
+            out.push(b']');
+        }
+        Value::String(text) => write_string(text, out),
+        scalar => out.extend_from_slice(scalar.to_string().as_bytes()),
+    }
+}
+
+fn write_string(text: &str, out: &mut Vec<u8>) {
+    // A `str` always serializes; the fallback is unreachable.
+    if serde_json::to_writer(&mut *out, text).is_err() {
+        out.extend_from_slice(b"\"\"");
+    }
+}
+
+/// Signs the envelope with `key`, replacing any signature it had.
+pub fn sign(envelope: &mut Envelope, key: &SigningKey) {
+    let signature: Signature = key.sign(&canonical(envelope));
+    envelope.signature = Some(hex::encode(signature.to_bytes()));
+}
+
+/// Checks that the envelope is signed by `key`.
+///
+/// # Errors
+/// [`WireError::Unsigned`] without a signature; [`WireError::BadSignature`] when the signature is
+/// malformed or another key's or the message was changed after signing.
+pub fn verify(envelope: &Envelope, key: &VerifyingKey) -> Result<(), WireError> {
+    let text = envelope.signature.as_deref().ok_or(WireError::Unsigned)?;
+    let bad = || WireError::BadSignature {
+        sender: envelope.sender.clone(),
+    };
+    let mut bytes = [0u8; 64];
+    if text.len() != 128 || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(bad());
+    }
+    hex::decode_to_slice(text, &mut bytes).map_err(|_| bad())?;
+    let signature = Signature::from_bytes(&bytes);
+    key.verify_strict(&canonical(envelope), &signature).map_err(|_| bad())
+}
+
+/// The message as JSON bytes to submit to a topic (keys sorted, no whitespace).
+#[must_use]
+pub fn encode(envelope: &Envelope) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    write_sorted(&to_value(envelope, true), &mut out);
+    out
+}
+
+/// Reads a message from a topic: size cap, JSON, the schema, then the typed body. The signature
+/// is not checked here (that needs the sender's key): call [`verify`].
+///
+/// # Errors
+/// [`WireError::TooLarge`] over [`MAX_MESSAGE_BYTES`], [`WireError::NotJson`], and
+/// [`WireError::Schema`] with the first problem found.
+pub fn decode(bytes: &[u8]) -> Result<(Envelope, Body), WireError> {
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(WireError::TooLarge);
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|_| WireError::NotJson)?;
+    schema::check(&value)?;
+    let envelope: Envelope = serde_json::from_value(value).map_err(|e| WireError::Schema {
+        reason: format!("envelope: {e}"),
+    })?;
+    let body = envelope.body()?;
+    Ok((envelope, body))
+}

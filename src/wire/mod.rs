@@ -1,0 +1,74 @@
+//! The wire format of baton's festival messages on Hedera topics: a signed JSON envelope and a
+//! typed payload for each kind of message.
+//!
+//! The envelope is the original coordinator's, `{type, sender, recipient?, task_id?,
+//! sequence_num, timestamp, payload}`, with three additions: `id` (the message's own random id),
+//! `festival` (the festival id) and `signature` (ed25519 over the envelope's [`canonical`] bytes,
+//! which are its JSON without `signature`, keys sorted, no whitespace). Messages travel on two
+//! topics: the task topic (coordinator to agents) and the status topic (agents and approvers to
+//! the coordinator), see [`MessageType::topic`].
+//!
+//! [`decode`] checks a message against `schemas/message.schema.json` (embedded in the binary)
+//! before it reads it into a [`Body`]; [`verify`] checks its signature against a sender's key.
+//!
+//! What this module never does: it talks to no ledger and no network, and reads or writes no
+//! file except the [`Keyring`]'s own file, and only when asked to.
+
+mod body;
+mod envelope;
+mod keyring;
+mod keys;
+#[cfg(test)]
+mod keys_tests;
+mod schema;
+#[cfg(test)]
+mod tests;
+
+pub use body::{
+    ApprovalAnswer, ApprovalRequest, Assignment, Body, Decision, GateReport, Heartbeat, IntendedPayment, PaymentIntent,
+    ResultStatus, Settlement, StatusUpdate, TaskEvent, TaskResult, VerdictRecord, body_kind,
+};
+pub use ed25519_dalek::{SigningKey, VerifyingKey};
+pub use envelope::{Envelope, MessageType, Topic, canonical, decode, encode, rfc3339, sign, verify};
+pub use keyring::Keyring;
+pub use keys::{generate_key, parse_public_key, parse_secret_key, public_hex, secret_hex};
+pub use schema::MESSAGE_SCHEMA;
+
+/// The largest message [`decode`] reads, in bytes; anything larger is rejected before parsing.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// Why a message, a key or the keyring was rejected. The text reads well in a status table, e.g.
+/// `schema: /payload/amount: -5 is less than the minimum of 1`; it never contains key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// The bytes are not a JSON document.
+    #[error("not JSON: the message is not a JSON document")]
+    NotJson,
+    /// The message is larger than [`MAX_MESSAGE_BYTES`].
+    #[error("too large: the message is over {MAX_MESSAGE_BYTES} bytes")]
+    TooLarge,
+    /// The message does not match the schema or its payload does not fit its type. `reason` is
+    /// the first problem: where (a JSON pointer) and what.
+    #[error("schema: {reason}")]
+    Schema { reason: String },
+    /// The signature is malformed or was not made by the sender's key over this message.
+    #[error("bad signature: the message is not signed by the key of `{sender}`")]
+    BadSignature { sender: String },
+    /// The message carries no signature.
+    #[error("unsigned: the message has no signature")]
+    Unsigned,
+    /// A key's text is not a key of the expected form (the text itself is never repeated).
+    #[error("key: {reason}")]
+    Key { reason: String },
+    /// The keyring file could not be read or written.
+    #[error("keyring `{path}`: {reason}")]
+    Keyring { path: String, reason: String },
+}
+
+impl WireError {
+    /// The error as one line for a status table or a log.
+    #[must_use]
+    pub fn reason(&self) -> String {
+        self.to_string()
+    }
+}
