@@ -1,6 +1,7 @@
 //! One integration-test binary: each module drives the library or the `baton` binary.
 
 mod cli;
+mod crash;
 mod gates;
 mod golden;
 mod robustness;
