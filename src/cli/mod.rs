@@ -125,6 +125,12 @@ pub fn main() -> ExitCode {
         eprintln!("error: cannot read `.env`: {e}");
         return ExitCode::from(FAILURE);
     }
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     ExitCode::from(run(&cli))
 }
 
