@@ -5,4 +5,5 @@ mod crash;
 mod gates;
 mod golden;
 mod robustness;
+mod run;
 mod shipped;
