@@ -2,15 +2,12 @@
 //! wrong sender, an event the task's state does not allow) is rejected with its reason and
 //! changes nothing.
 
-use serde_json::json;
-
 use super::event::{Event, Fact, PaymentOrder, Rejection, Sender};
 use super::machine::{APPROVAL_EVENTS, Duty, is_coordinator_event};
 use super::state::{Intent, Verdict};
 use super::{Engine, Nanos};
-use crate::gates::GateInput;
 
-type Folded = Result<(), String>;
+pub(super) type Folded = Result<(), String>;
 
 impl Engine {
     /// Folds one event. A rejected event is recorded (see [`Engine::rejections`]).
@@ -364,123 +361,6 @@ impl Engine {
 
     fn is_timeout_event(&self, t: usize, name: &str) -> bool {
         self.machine(t).timeouts.iter().flatten().any(|(_, e)| e == name)
-    }
-
-    /// Moves task `t` along the first edge on `event` whose guard holds.
-    pub(super) fn fire(&mut self, t: usize, event: &str) -> Folded {
-        let state = self.tasks[t].state;
-        let needs_guard = {
-            let m = self.machine(t);
-            m.leaving[state]
-                .iter()
-                .any(|&i| m.edges[i].on == event && m.edges[i].guard.is_some())
-        };
-        let input = if needs_guard {
-            self.guard_input(t)
-        } else {
-            GateInput::default()
-        };
-        let m = self.machine(t);
-        let edge = m
-            .select(state, event, &self.gates, &input)
-            .map_err(|e| format!("task `{}`: {e}", self.task_id(t)))?
-            .ok_or_else(|| {
-                format!(
-                    "`{event}` is not allowed in state `{}` of task `{}`",
-                    m.states[state],
-                    self.task_id(t)
-                )
-            })?;
-        self.enter(t, m.edges[edge].to);
-        Ok(())
-    }
-
-    /// Puts task `t` in state `to`, with everything that comes with entering a state.
-    fn enter(&mut self, t: usize, to: usize) {
-        self.hold(t, false);
-        let now = self.now;
-        let grace = self.grace;
-        let machine = &self.machines[self.festival.task_lifecycle[t]];
-        let s = &mut self.tasks[t];
-        let was_done = machine.done[s.state];
-        if s.visited.contains(&to) {
-            s.attempt += 1;
-            s.visited.clear();
-        }
-        s.visited.push(to);
-        s.state = to;
-        s.entered = now;
-        s.judged = false;
-        s.approval_requested = false;
-        s.approvals.clear();
-        s.busy = false;
-        if to == machine.initial {
-            s.avoid = s.agent.take().or(s.avoid);
-        }
-        for (k, (after, _)) in machine.timeouts[to].iter().enumerate() {
-            self.deadlines.insert((now.saturating_add(*after), t, now, k));
-        }
-        if machine.watched[to] {
-            self.deadlines.insert((now.saturating_add(grace), t, now, usize::MAX));
-        }
-        if machine.done[to] && !was_done {
-            let node = self.festival.node(t);
-            for d in self
-                .festival
-                .graph
-                .neighbors_directed(node, petgraph::Direction::Outgoing)
-            {
-                self.dirty.insert(d.index());
-            }
-        }
-        if to != machine.initial {
-            self.ready.remove(&t);
-        }
-        self.dirty.insert(t);
-        self.hold(t, true);
-    }
-
-    /// Counts task `t` in (or out of) its agent's load and the festival's active tasks.
-    pub(super) fn hold(&mut self, t: usize, on: bool) {
-        let m = self.machine(t);
-        let s = &self.tasks[t];
-        let Some(a) = s.agent else { return };
-        if s.state == m.initial || m.terminal[s.state] || m.done[s.state] {
-            return;
-        }
-        if on {
-            self.agents[a].load += 1;
-            self.active += 1;
-        } else {
-            self.agents[a].load = self.agents[a].load.saturating_sub(1);
-            self.active = self.active.saturating_sub(1);
-        }
-    }
-
-    /// What task `t`'s agent is owed on completion, in minor units.
-    pub(super) fn amount_owed(&self, t: usize) -> i64 {
-        let task = &self.festival.tasks[t];
-        if self.tasks[t].agent.is_none() {
-            return 0;
-        }
-        task.reward
-            .as_ref()
-            .and_then(|r| r.value.to_minor(self.festival.payment.decimals))
-            .and_then(|m| i64::try_from(m).ok())
-            .unwrap_or(0)
-    }
-
-    pub(super) fn guard_input(&self, t: usize) -> GateInput {
-        let task = &self.festival.tasks[t];
-        GateInput {
-            task: json!({
-                "id": task.id.value,
-                "name": task.name,
-                "attempt": self.tasks[t].attempt,
-                "max_attempts": task.max_attempts,
-            }),
-            ..GateInput::default()
-        }
     }
 }
 

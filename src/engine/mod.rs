@@ -14,6 +14,7 @@ mod event;
 mod fold;
 mod machine;
 mod state;
+mod transition;
 mod view;
 
 #[cfg(test)]
