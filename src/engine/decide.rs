@@ -152,16 +152,7 @@ impl Engine {
         for d in self.festival.dependencies(t) {
             let s = &self.tasks[d];
             let (pass, reasons) = s.verdict.as_ref().map_or((Json::Null, Vec::new()), |v| {
-                let reasons = v
-                    .verdicts
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|r| r.get("reasons").and_then(Json::as_array))
-                    .flatten()
-                    .cloned()
-                    .collect();
-                (Json::Bool(v.passed), reasons)
+                (Json::Bool(v.passed), super::view::reasons(&v.verdicts))
             });
             let report = s.report.clone().unwrap_or(Json::Null);
             map.insert(
@@ -177,11 +168,7 @@ impl Engine {
         let Some(approval) = &m.edges[edge].approval else {
             return;
         };
-        let approvers = if approval.approvers.is_empty() {
-            self.festival.approvers.iter().map(|a| a.id.value.clone()).collect()
-        } else {
-            approval.approvers.iter().map(|a| a.value.clone()).collect()
-        };
+        let approvers = self.named_approvers(approval);
         let command = Command::RequestApproval {
             task: self.task_id(t).to_string(),
             state: m.states[self.tasks[t].state].clone(),

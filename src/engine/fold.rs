@@ -220,12 +220,7 @@ impl Engine {
         let Some(approval) = self.machine(t).edges[edge].approval.clone() else {
             return Err(self.not_in(t, "waiting for approval"));
         };
-        let allowed = if approval.approvers.is_empty() {
-            self.festival.approvers.iter().any(|a| &a.id.value == who)
-        } else {
-            approval.approvers.iter().any(|a| &a.value == who)
-        };
-        if !allowed {
+        if !self.named_approvers(&approval).contains(who) {
             return Err(format!("approver `{who}` may not approve task `{task}` in this state"));
         }
         if !approve {

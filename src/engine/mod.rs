@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 pub use event::{Command, Event, Fact, Nanos, PaymentOrder, Rejection, Sender};
-pub use view::{Action, AgentView, GateView, Outcome, TaskView, Work};
+pub use view::{Action, GateView, Outcome, TaskView, Work};
 
 use crate::check::Festival;
 use crate::gates::GateEngine;
@@ -155,6 +155,12 @@ impl Engine {
     #[must_use]
     pub fn festival(&self) -> &Festival {
         &self.festival
+    }
+
+    /// The festival, shared.
+    #[must_use]
+    pub fn festival_shared(&self) -> Arc<Festival> {
+        Arc::clone(&self.festival)
     }
 
     /// Folds one event and returns what to do next.

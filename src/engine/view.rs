@@ -33,12 +33,6 @@ pub struct GateView {
     pub reasons: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AgentView {
-    pub id: String,
-    pub load: usize,
-}
-
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -159,7 +153,7 @@ impl Engine {
     }
 }
 
-fn reasons(verdicts: &Json) -> Vec<String> {
+pub(super) fn reasons(verdicts: &Json) -> Vec<String> {
     verdicts
         .as_array()
         .into_iter()
@@ -235,6 +229,15 @@ impl Engine {
 }
 
 impl Engine {
+    /// Who may answer an approval: those it names, or every approver of the workflow.
+    pub(super) fn named_approvers(&self, approval: &crate::spec::Approval) -> Vec<String> {
+        if approval.approvers.is_empty() {
+            self.festival.approvers.iter().map(|a| a.id.value.clone()).collect()
+        } else {
+            approval.approvers.iter().map(|a| a.value.clone()).collect()
+        }
+    }
+
     /// When task `t` entered its current state.
     #[must_use]
     pub fn entered(&self, t: usize) -> super::Nanos {
@@ -250,12 +253,7 @@ impl Engine {
         let Some(approval) = &self.machine(t).edges[edge].approval else {
             return Vec::new();
         };
-        let named: Vec<String> = if approval.approvers.is_empty() {
-            self.festival.approvers.iter().map(|a| a.id.value.clone()).collect()
-        } else {
-            approval.approvers.iter().map(|a| a.value.clone()).collect()
-        };
-        named
+        self.named_approvers(approval)
             .into_iter()
             .filter(|a| !self.tasks[t].approvals.contains(a))
             .collect()

@@ -7,7 +7,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{Engine, Event, Fact, PaymentOrder, Sender};
-use crate::ledger::{AccountId, ConsensusTime, Ledger, LedgerError, TokenId, TopicId, TopicMessage};
+use crate::ledger::{AccountId, Ledger, LedgerError, TokenId, TopicId, TopicMessage};
 use crate::wire::{self, Body, Decision, ResultStatus, Topic, VerifyingKey};
 
 /// Who may write to a festival's log, and with which keys.
@@ -218,10 +218,4 @@ fn to_fact(wiring: &Wiring, body: Body) -> Result<Fact, String> {
             reason: a.reason,
         },
     })
-}
-
-/// Consensus time as the engine counts it.
-#[must_use]
-pub fn nanos(time: ConsensusTime) -> i64 {
-    time.0
 }

@@ -87,7 +87,7 @@ pub struct Coordinator<L: Ledger> {
 
 impl<L: Ledger> Coordinator<L> {
     pub fn new(ledger: Arc<L>, engine: Engine, wiring: Wiring, key: SigningKey) -> Self {
-        let festival = Arc::new(engine.festival().clone());
+        let festival = engine.festival_shared();
         let reader = LogReader::new(&wiring);
         Self {
             ledger,
