@@ -1,5 +1,6 @@
 //! One integration-test binary: each module drives the library or the `baton` binary.
 
+mod agent;
 mod cli;
 mod crash;
 mod gates;

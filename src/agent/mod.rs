@@ -1,4 +1,5 @@
 //! Agents: the reference agent daemon and simulated agents.
 
+pub mod daemon;
 pub mod evidence;
 pub mod simulate;

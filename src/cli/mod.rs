@@ -2,6 +2,7 @@
 //! library and prints. Exit codes mean the same everywhere: 0 ok, 1 the input is wrong or a check
 //! failed, 2 the tool could not do its job (usage, I/O).
 
+mod agent;
 pub mod approve;
 mod gate;
 mod plan;
@@ -80,6 +81,8 @@ pub enum Command {
     Approve(approve::ApproveArgs),
     /// Reject a task waiting for approval, with a reason.
     Reject(approve::ApproveArgs),
+    /// The reference agent daemon: takes its assignments, runs their commands, reports.
+    Agent(agent::AgentArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -134,6 +137,22 @@ pub fn main() -> ExitCode {
     ExitCode::from(run(&cli))
 }
 
+/// The festival at `path`, checked, for a command that works on the ledger `network`; on failure
+/// the reason is printed and the exit code returned.
+pub(crate) fn festival_on(
+    path: &std::path::Path,
+    network: &str,
+    color: bool,
+) -> Result<std::sync::Arc<crate::check::Festival>, u8> {
+    if network != "local" {
+        eprintln!(
+            "error: network `{network}` needs the Hedera backend, which is not part of this build yet; use `--network local`"
+        );
+        return Err(FAILURE);
+    }
+    run::festival(path, color).map(std::sync::Arc::new)
+}
+
 /// Runs a parsed command and returns its exit code.
 #[must_use]
 pub fn run(cli: &Cli) -> u8 {
@@ -147,5 +166,6 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Status(args) => status::run(args, color),
         Command::Approve(args) => approve::run(args, true, color),
         Command::Reject(args) => approve::run(args, false, color),
+        Command::Agent(args) => agent::run(args, color),
     }
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde_json::{Value as Json, json};
 
 use super::{Coordinator, RunError};
+use crate::check::Festival;
 use crate::engine::{Command, PaymentOrder};
 use crate::gates::{Gate, GateInput};
 use crate::ledger::{ConsensusTime, Ledger, LedgerError, Receipt, TokenMove, TxId};
@@ -19,16 +20,7 @@ impl<L: Ledger> Coordinator<L> {
         match command {
             Command::Assign { task, agent, attempt } => {
                 let t = self.task(&task)?;
-                let spec = &self.festival.tasks[t];
-                let body = Body::TaskAssignment(Assignment {
-                    task_id: task.clone(),
-                    task_name: spec.name.clone(),
-                    agent_id: agent,
-                    attempt,
-                    command: spec.input.get("command").and_then(Json::as_str).map(str::to_string),
-                    input: spec.input.clone(),
-                    dependencies: spec.depends_on.iter().map(|d| d.value.clone()).collect(),
-                });
+                let body = Body::TaskAssignment(assignment(&self.festival, t, &agent, attempt));
                 self.publish(&body).await
             }
             Command::RunGates {
@@ -250,6 +242,21 @@ fn failed_record(gate: &str, script_hash: String, error: String) -> VerdictRecor
         reasons: vec![error.clone()],
         score: None,
         error: Some(error),
+    }
+}
+
+/// The assignment of task `t` to `agent`, as the coordinator publishes it and an agent reads it.
+#[must_use]
+pub fn assignment(festival: &Festival, t: usize, agent: &str, attempt: u32) -> Assignment {
+    let spec = &festival.tasks[t];
+    Assignment {
+        task_id: spec.id.value.clone(),
+        task_name: spec.name.clone(),
+        agent_id: agent.to_string(),
+        attempt,
+        command: spec.input.get("command").and_then(Json::as_str).map(str::to_string),
+        input: spec.input.clone(),
+        dependencies: spec.depends_on.iter().map(|d| d.value.clone()).collect(),
     }
 }
 

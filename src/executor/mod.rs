@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-pub use act::memo;
+pub use act::{assignment, memo};
 pub use log::{LogReader, Wiring, fold};
 
 use crate::check::Festival;

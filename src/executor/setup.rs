@@ -56,18 +56,11 @@ pub async fn local(
     let mut agent_keys = HashMap::new();
     for (i, agent) in festival.agents.iter().enumerate() {
         let id = &agent.id.value;
-        let account: AccountId = match &agent.account {
-            Some(a) => a.value.parse()?,
-            None => format!("0.0.{}", 1001 + i).parse()?,
-        };
+        let account = agent_account(festival, i)?;
         let key = declared_key(agent.public_key.as_deref(), id)?.map_or_else(|| public(id), Ok)?;
         ledger.ensure_account(&account, key.as_bytes()).await?;
         // The ledger's key is the truth for an account that existed before.
-        let key = match ledger.account_key(&account).await? {
-            Some(bytes) => VerifyingKey::from_bytes(&bytes)
-                .map_err(|_| RunError::Setup(format!("account `{account}` holds an invalid key")))?,
-            None => key,
-        };
+        let key = ledger_key(ledger, &account).await?.unwrap_or(key);
         agent_keys.insert(id.clone(), key);
         accounts.insert(id.clone(), account);
     }
@@ -102,12 +95,7 @@ async fn token(
     treasury: &AccountId,
     accounts: &HashMap<String, AccountId>,
 ) -> Result<TokenId, RunError> {
-    let token: TokenId = festival
-        .payment
-        .token
-        .as_ref()
-        .map_or("0.0.5005", |t| t.value.as_str())
-        .parse()?;
+    let token = token_id(festival)?;
     let decimals = festival.payment.decimals;
     let supply = festival
         .payment
@@ -126,19 +114,11 @@ async fn token(
 /// The festival's topics: from the workflow, or created on the first run and remembered in
 /// `topics.json` under the state directory.
 async fn topics(ledger: &LocalLedger, state: &Path, festival: &Festival) -> Result<(TopicId, TopicId), RunError> {
-    if let (Some(t), Some(s)) = (&festival.topics.tasks, &festival.topics.status) {
-        return Ok((t.parse()?, s.parse()?));
+    if let Some(pair) = known_topics(state, festival)? {
+        return Ok(pair);
     }
     let path = state.join("topics.json");
-    let mut known: BTreeMap<String, (TopicId, TopicId)> = match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| RunError::Setup(format!("`{}` is not a topic list: {e}", path.display())))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-        Err(e) => return Err(RunError::Setup(format!("cannot read `{}`: {e}", path.display()))),
-    };
-    if let Some(pair) = known.get(&festival.id) {
-        return Ok(pair.clone());
-    }
+    let mut known = topic_list(&path)?;
     let tasks = ledger.create_topic(&format!("baton:{}:tasks", festival.id)).await?;
     let status = ledger.create_topic(&format!("baton:{}:status", festival.id)).await?;
     known.insert(festival.id.clone(), (tasks.clone(), status.clone()));
@@ -148,4 +128,102 @@ async fn topics(ledger: &LocalLedger, state: &Path, festival: &Festival) -> Resu
         .and_then(|()| std::fs::rename(&temp, &path))
         .map_err(|e| RunError::Setup(format!("cannot write `{}`: {e}", path.display())))?;
     Ok((tasks, status))
+}
+
+/// The topics the festival already has: from the workflow or from `topics.json`.
+fn known_topics(state: &Path, festival: &Festival) -> Result<Option<(TopicId, TopicId)>, RunError> {
+    if let (Some(t), Some(s)) = (&festival.topics.tasks, &festival.topics.status) {
+        return Ok(Some((t.parse()?, s.parse()?)));
+    }
+    Ok(topic_list(&state.join("topics.json"))?.remove(&festival.id))
+}
+
+fn topic_list(path: &Path) -> Result<BTreeMap<String, (TopicId, TopicId)>, RunError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| RunError::Setup(format!("`{}` is not a topic list: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(RunError::Setup(format!("cannot read `{}`: {e}", path.display()))),
+    }
+}
+
+/// The account agent number `i` is paid to: the workflow's, or one numbered from 0.0.1001.
+fn agent_account(festival: &Festival, i: usize) -> Result<AccountId, RunError> {
+    Ok(match &festival.agents[i].account {
+        Some(a) => a.value.parse()?,
+        None => format!("0.0.{}", 1001 + i).parse()?,
+    })
+}
+
+fn token_id(festival: &Festival) -> Result<TokenId, RunError> {
+    Ok(festival
+        .payment
+        .token
+        .as_ref()
+        .map_or("0.0.5005", |t| t.value.as_str())
+        .parse()?)
+}
+
+/// The key the ledger holds for an account, if the account exists.
+async fn ledger_key(ledger: &LocalLedger, account: &AccountId) -> Result<Option<VerifyingKey>, RunError> {
+    ledger
+        .account_key(account)
+        .await?
+        .map(|bytes| {
+            VerifyingKey::from_bytes(&bytes)
+                .map_err(|_| RunError::Setup(format!("account `{account}` holds an invalid key")))
+        })
+        .transpose()
+}
+
+/// The wiring of a festival that already ran on this ledger, found without writing anything:
+/// `None` when it has not run here yet. Keys come from the ledger's accounts, then the
+/// workflow's `public_key`s, then the state directory's keyring.
+pub async fn existing(ledger: &LocalLedger, state: &Path, festival: &Festival) -> Result<Option<Wiring>, RunError> {
+    let Some((tasks_topic, status_topic)) = known_topics(state, festival)? else {
+        return Ok(None);
+    };
+    let treasury: AccountId = LOCAL_TREASURY.parse()?;
+    let Some(coordinator_key) = ledger_key(ledger, &treasury).await? else {
+        return Ok(None);
+    };
+    let path = state.join("keys.json");
+    let keyring = if path.exists() {
+        Some(Keyring::load_or_create(&path).map_err(RunError::Keys)?)
+    } else {
+        None
+    };
+    let known = |text: Option<&str>, who: &str| -> Result<VerifyingKey, RunError> {
+        declared_key(text, who)?
+            .or_else(|| keyring.as_ref().and_then(|k| k.public(who)))
+            .ok_or_else(|| RunError::Setup(format!("no public key is known for `{who}`")))
+    };
+    let mut accounts = HashMap::new();
+    let mut agent_keys = HashMap::new();
+    for (i, agent) in festival.agents.iter().enumerate() {
+        let id = &agent.id.value;
+        let account = agent_account(festival, i)?;
+        let key = match ledger_key(ledger, &account).await? {
+            Some(key) => key,
+            None => known(agent.public_key.as_deref(), id)?,
+        };
+        agent_keys.insert(id.clone(), key);
+        accounts.insert(id.clone(), account);
+    }
+    let mut approver_keys = HashMap::new();
+    for approver in &festival.approvers {
+        let id = &approver.id.value;
+        approver_keys.insert(id.clone(), known(approver.public_key.as_deref(), id)?);
+    }
+    Ok(Some(Wiring {
+        festival: festival.id.clone(),
+        tasks_topic,
+        status_topic,
+        token: token_id(festival)?,
+        treasury,
+        accounts,
+        coordinator_key,
+        agent_keys,
+        approver_keys,
+    }))
 }
