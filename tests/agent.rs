@@ -79,7 +79,9 @@ fn scratch() -> PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    let dir = std::env::temp_dir().join(format!("baton-agent-{}-{nanos}", std::process::id()));
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("baton-agent-{}-{nanos}-{n}", std::process::id()));
     std::fs::create_dir_all(dir.join("project")).expect("scratch dir");
     dir
 }
@@ -199,5 +201,76 @@ fn the_daemon_runs_commands_and_the_gates_judge_their_test_counts() {
         balance, 800,
         "the runner is paid for the two tasks that passed their gates"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_daemon_refuses_an_unknown_agent_and_a_key_the_festival_does_not_know() {
+    let dir = scratch();
+    let gates = Path::new(env!("CARGO_MANIFEST_DIR")).join("gates");
+    let file = dir.join("daemon.yaml");
+    std::fs::write(&file, workflow(&gates)).expect("workflow");
+    let (file, state) = (file.display().to_string(), dir.join("state").display().to_string());
+
+    let out = baton(&["agent", &file, "--id", "nobody", "--state", &state])
+        .output()
+        .expect("agent");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`nobody` is not an agent of festival `daemon-test`"),
+        "{stderr}"
+    );
+
+    // Set the festival up: a simulated run finishes it.
+    let run = baton(&[
+        "run",
+        &file,
+        "--state",
+        &state,
+        "--quiet",
+        "--simulate",
+        "--work-ms",
+        "10",
+    ])
+    .output()
+    .expect("run");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stranger = baton::wire::secret_hex(&baton::wire::generate_key());
+    let out = baton(&[
+        "agent",
+        &file,
+        "--id",
+        "runner",
+        "--state",
+        &state,
+        "--key-env",
+        "STRANGER_KEY",
+    ])
+    .env("STRANGER_KEY", &stranger)
+    .output()
+    .expect("agent");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the key given is not the key festival `daemon-test` knows for agent `runner`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&stranger), "the key is never printed");
+    let out = baton(&[
+        "agent",
+        &file,
+        "--id",
+        "runner",
+        "--state",
+        &state,
+        "--key-env",
+        "UNSET_KEY_VAR",
+    ])
+    .env_remove("UNSET_KEY_VAR")
+    .output()
+    .expect("agent");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`UNSET_KEY_VAR` is not set"));
     let _ = std::fs::remove_dir_all(&dir);
 }
