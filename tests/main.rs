@@ -5,6 +5,7 @@ mod cli;
 mod crash;
 mod gates;
 mod golden;
+mod rejections;
 mod robustness;
 mod run;
 mod shipped;

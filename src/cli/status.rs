@@ -14,6 +14,9 @@ use crate::executor::{LogReader, RunError, Wiring, fold, setup};
 use crate::ledger::LocalLedger;
 use crate::spec::Amount;
 
+/// Rejections the table shows, the latest first.
+const SHOWN_REJECTIONS: usize = 10;
+
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     /// A workflow file or festival directory.
@@ -118,20 +121,34 @@ pub(super) fn table(engine: &Engine) -> String {
         amount(engine, sum),
         engine.outcome()
     );
-    let rejections = engine.rejections();
-    if !rejections.is_empty() {
-        let _ = writeln!(out, "rejected messages ({}), latest first:", rejections.len());
-        for r in rejections.iter().rev().take(10) {
-            let _ = writeln!(
-                out,
-                "  #{} from {}: {}",
-                r.position,
-                if r.sender.is_empty() { "?" } else { &r.sender },
-                r.reason
-            );
-        }
-    }
+    rejected(&mut out, engine.rejections());
     out
+}
+
+/// The latest rejections, each with where it is in the log, who it claims to be from, the task
+/// it is about and why it was refused.
+fn rejected(out: &mut String, rejections: &[crate::engine::Rejection]) {
+    if rejections.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "rejected messages ({}), latest first:", rejections.len());
+    for r in rejections.iter().rev().take(SHOWN_REJECTIONS) {
+        let about = r.task.as_deref().map(|t| format!(" about `{t}`")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  #{} from {}{about}: {}",
+            r.position,
+            if r.sender.is_empty() { "?" } else { &r.sender },
+            r.reason
+        );
+    }
+    if rejections.len() > SHOWN_REJECTIONS {
+        let _ = writeln!(
+            out,
+            "  and {} more; `--format json` lists them all",
+            rejections.len() - SHOWN_REJECTIONS
+        );
+    }
 }
 
 /// The JSON `baton status --format json` prints.
@@ -146,4 +163,42 @@ pub(super) fn json(engine: &Engine) -> serde_json::Value {
         "paid": {"minor_units": sum, "amount": amount(engine, sum), "tasks": n},
         "rejections": engine.rejections(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Rejection;
+
+    fn rejection(position: u64, sender: &str, task: Option<&str>) -> Rejection {
+        Rejection {
+            position,
+            consensus: 0,
+            id: String::new(),
+            sender: sender.into(),
+            task: task.map(str::to_owned),
+            reason: format!("reason {position}"),
+        }
+    }
+
+    #[test]
+    fn the_latest_rejections_are_listed_with_their_task_and_the_rest_counted() {
+        let mut all: Vec<Rejection> = (1..=11).map(|p| rejection(p, "agent `a1`", Some("t"))).collect();
+        all.push(rejection(12, "", None));
+        let mut out = String::new();
+        rejected(&mut out, &all);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 12, "{out}");
+        assert_eq!(lines[0], "rejected messages (12), latest first:");
+        assert_eq!(lines[1], "  #12 from ?: reason 12");
+        assert_eq!(lines[2], "  #11 from agent `a1` about `t`: reason 11");
+        assert_eq!(lines[11], "  and 2 more; `--format json` lists them all");
+    }
+
+    #[test]
+    fn no_rejections_no_section() {
+        let mut out = String::new();
+        rejected(&mut out, &[]);
+        assert_eq!(out, "");
+    }
 }

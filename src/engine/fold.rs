@@ -1,6 +1,27 @@
 //! Folding one event of the log into the state. A message that does not fit (a repeated id, the
 //! wrong sender, an event the task's state does not allow) is rejected with its reason and
 //! changes nothing.
+//!
+//! What "does not fit" means for the bad messages a festival meets (the shell has already
+//! refused bytes that do not decode, other festivals' messages, unknown senders and bad
+//! signatures, see `executor::log::to_event`):
+//!
+//! - *Replayed*: an id is used once in the log. A message whose id an earlier event took is
+//!   rejected as already seen, whatever it says. Only messages that reach the engine take an id
+//!   (a refused one does not, see [`Engine::refuse`]), so a forgery cannot spend the id of a
+//!   genuine message. The same body under a fresh id fails its signature, which covers the id.
+//! - *Forged*, by a sender whose signature holds: each sender sends only what is its own. An
+//!   agent reports on tasks it holds and for itself, only an approver named by the transition
+//!   answers an approval, only the coordinator assigns, judges, pays and fires its events.
+//! - *Out of order*: consensus order is total and every replica folds the same sequence, so no
+//!   message is early or late with respect to the log. A message is out of order when the
+//!   task's lifecycle does not allow it where consensus placed it: a result for a task its
+//!   sender does not hold (the reason says the sender is not assigned the task), or holds and
+//!   has not started; a `start` for a task in review or paid (the reason names the task's
+//!   state). Results carry no attempt on the wire, so a result from an earlier attempt is judged
+//!   against the state the task is in when it arrives: a state without `submit` rejects it; a
+//!   task back in a state that takes `submit`, still held by the same agent, takes it as that
+//!   agent's result for the current attempt.
 
 use super::event::{Event, Fact, PaymentOrder, Rejection, Sender};
 use super::machine::{APPROVAL_EVENTS, Duty, is_coordinator_event};
@@ -33,9 +54,7 @@ impl Engine {
 
     /// Records a message that never reached the engine (bad schema, bad signature).
     pub fn reject(&mut self, position: u64, consensus: Nanos, id: &str, sender: &str, reason: String) {
-        self.applied += 1;
-        self.now = self.now.max(consensus);
-        self.rejections.push(Rejection {
+        self.refuse(Rejection {
             position,
             consensus,
             id: id.to_string(),
@@ -43,6 +62,15 @@ impl Engine {
             task: None,
             reason,
         });
+    }
+
+    /// Records a message that never became an event, as the shell describes it (what it
+    /// claims to be, and why it was refused). Its id is not taken: a forged message cannot
+    /// make a genuine one with the same id look replayed.
+    pub fn refuse(&mut self, rejection: Rejection) {
+        self.applied += 1;
+        self.now = self.now.max(rejection.consensus);
+        self.rejections.push(rejection);
     }
 
     fn fold(&mut self, event: &Event) -> Folded {
@@ -391,4 +419,81 @@ pub(super) fn valid_start_of(tx: &str) -> Nanos {
     let secs: i64 = secs.parse().unwrap_or(0);
     let nanos: i64 = nanos.parse().unwrap_or(0);
     secs.saturating_mul(1_000_000_000).saturating_add(nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{ONE_TASK, Run, coordinator, festival, reach};
+    use super::*;
+
+    fn assignment() -> Fact {
+        Fact::Assigned {
+            task: "t".into(),
+            agent: "a1".into(),
+            attempt: 1,
+        }
+    }
+
+    #[test]
+    fn a_refused_message_does_not_take_its_id() {
+        let mut run = Run::new(festival(ONE_TASK));
+        // The next message `Run` sends has id `m1`; a forgery under that id comes first.
+        run.engine.refuse(Rejection {
+            position: 1,
+            consensus: 1,
+            id: "m1".into(),
+            sender: "a1".into(),
+            task: Some("t".into()),
+            reason: "bad signature".into(),
+        });
+        assert_eq!(coordinator(&mut run, assignment()), Ok(()));
+        assert_eq!(run.state("t"), "assigned");
+        let rejections = run.engine.rejections();
+        assert_eq!(rejections.len(), 1);
+        assert_eq!(rejections[0].task.as_deref(), Some("t"));
+        assert_eq!(run.engine.applied(), 2);
+    }
+
+    #[test]
+    fn out_of_order_messages_name_the_state() {
+        let cases = [
+            (
+                "review",
+                "in_progress",
+                "status `in_progress` does not follow from state `review`",
+            ),
+            (
+                "paid",
+                "in_progress",
+                "status `in_progress` does not follow from state `paid`",
+            ),
+            ("paid", "submit", "`submit` is not allowed in state `paid` of task `t`"),
+            (
+                "complete",
+                "submit",
+                "`submit` is not allowed in state `complete` of task `t`",
+            ),
+        ];
+        for (state, message, reason) in cases {
+            let mut run = Run::new(festival(ONE_TASK));
+            reach(&mut run, state);
+            let fact = if message == "submit" {
+                Fact::Result {
+                    task: "t".into(),
+                    completed: true,
+                    report: serde_json::json!({}),
+                    error: None,
+                }
+            } else {
+                Fact::Status {
+                    task: "t".into(),
+                    agent: "a1".into(),
+                    status: message.into(),
+                }
+            };
+            let sent = run.send(Sender::Agent("a1".into()), fact);
+            assert_eq!(sent, Err(reason.to_string()), "{message} in {state}");
+            assert_eq!(run.state("t"), state, "{message} in {state} changed nothing");
+        }
+    }
 }

@@ -1,12 +1,13 @@
 //! Reading the festival's log: both topics merged in consensus order, each message checked
-//! against the schema, its signature and its festival, and turned into an engine event.
+//! (schema, festival, topic, sender, signature) and turned into an engine event, or refused with
+//! its reason.
 
 use std::collections::HashMap;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{Engine, Event, Fact, PaymentOrder, Sender};
+use crate::engine::{Engine, Event, Fact, PaymentOrder, Rejection, Sender};
 use crate::ledger::{AccountId, Ledger, LedgerError, TokenId, TopicId, TopicMessage};
 use crate::wire::{self, Body, Decision, ResultStatus, Topic, VerifyingKey};
 
@@ -100,37 +101,51 @@ impl LogReader {
 pub fn fold(engine: &mut Engine, wiring: &Wiring, position: u64, message: &TopicMessage) {
     match to_event(wiring, position, message) {
         Ok(event) => engine.apply(&event),
-        Err((id, sender, reason)) => engine.reject(position, message.consensus.0, &id, &sender, reason),
+        Err(refusal) => engine.refuse(Rejection {
+            position,
+            consensus: message.consensus.0,
+            id: refusal.id,
+            sender: refusal.sender,
+            task: refusal.task,
+            reason: refusal.reason,
+        }),
     }
 }
 
-type Refused = (String, String, String);
+/// Why a message of the log never became an event. `id`, `sender` and `task` are what the
+/// message claims (empty or `None` when it names none): nothing about it was proven.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub id: String,
+    pub sender: String,
+    pub task: Option<String>,
+    pub reason: String,
+}
 
-/// A log message as an engine event, or why it is refused: (message id, sender, reason).
-pub fn to_event(wiring: &Wiring, position: u64, message: &TopicMessage) -> Result<Event, Refused> {
-    let (envelope, body) = wire::decode(&message.payload).map_err(|e| (String::new(), String::new(), e.to_string()))?;
-    let refuse = |reason: String| (envelope.id.clone(), envelope.sender.clone(), reason);
-    if envelope.festival != wiring.festival {
-        return Err(refuse(format!("message for festival `{}`", envelope.festival)));
-    }
-    let on_topic = if message.topic == wiring.tasks_topic {
-        Topic::Tasks
-    } else {
-        Topic::Status
+/// The longest claimed id, sender or task a refusal repeats from a message that did not decode.
+const MAX_CLAIM_CHARS: usize = 200;
+
+/// A log message as an engine event, or why it is refused.
+///
+/// The checks, in order, each with its reason: the bytes decode (size, JSON, the message schema
+/// including the type and the payload's fields, see [`wire::decode`]); the message is for this
+/// festival; its type travels on the topic it came on; its sender is the coordinator, an agent
+/// or an approver of the festival; its signature is that sender's; its body fits the festival
+/// (token, accounts). What the message may do at its place in the log (who may send it, whether
+/// the task's lifecycle allows it, whether its id was seen before) is the engine's to judge.
+pub fn to_event(wiring: &Wiring, position: u64, message: &TopicMessage) -> Result<Event, Refusal> {
+    let (envelope, body) = wire::decode(&message.payload).map_err(|e| claimed(&message.payload, e.to_string()))?;
+    let task = match &body {
+        Body::PaymentIntent(i) => i.payments.first().map(|p| p.task_id.clone()),
+        other => other.task_id().map(str::to_owned),
     };
-    if envelope.topic() != on_topic {
-        return Err(refuse(format!(
-            "`{}` does not belong on this topic",
-            envelope.kind.as_str()
-        )));
-    }
-    let sender = sender_of(wiring, &envelope.sender).ok_or_else(|| refuse("unknown sender".into()))?;
-    let key = match &sender {
-        Sender::Coordinator => Some(&wiring.coordinator_key),
-        Sender::Agent(id) => wiring.agent_keys.get(id),
-        Sender::Approver(id) => wiring.approver_keys.get(id),
+    let refuse = |reason: String| Refusal {
+        id: envelope.id.clone(),
+        sender: envelope.sender.clone(),
+        task: task.clone(),
+        reason,
     };
-    let key = key.ok_or_else(|| refuse(format!("no public key is known for the {sender}")))?;
+    let (sender, key) = admitted(wiring, &envelope, &message.topic).map_err(refuse)?;
     wire::verify(&envelope, key).map_err(|e| refuse(e.to_string()))?;
     let fact = to_fact(wiring, body).map_err(refuse)?;
     Ok(Event {
@@ -140,6 +155,76 @@ pub fn to_event(wiring: &Wiring, position: u64, message: &TopicMessage) -> Resul
         sender,
         fact,
     })
+}
+
+/// The sender of a message read on `topic`, and the key its signature must be made with, when
+/// the message is for this festival, travels on the topic of its type and names a sender the
+/// festival knows.
+fn admitted<'w>(
+    wiring: &'w Wiring,
+    envelope: &wire::Envelope,
+    topic: &TopicId,
+) -> Result<(Sender, &'w VerifyingKey), String> {
+    if envelope.festival != wiring.festival {
+        return Err(format!(
+            "message for festival `{}`, not `{}`",
+            envelope.festival, wiring.festival
+        ));
+    }
+    let on_topic = if *topic == wiring.tasks_topic {
+        Topic::Tasks
+    } else {
+        Topic::Status
+    };
+    if envelope.topic() != on_topic {
+        return Err(format!(
+            "`{}` belongs on the {} topic, not the {} topic",
+            envelope.kind.as_str(),
+            topic_name(envelope.topic()),
+            topic_name(on_topic)
+        ));
+    }
+    let sender = sender_of(wiring, &envelope.sender).ok_or_else(|| {
+        format!(
+            "unknown sender `{}`: not the coordinator, an agent or an approver of festival `{}`",
+            envelope.sender, wiring.festival
+        )
+    })?;
+    let key = match &sender {
+        Sender::Coordinator => Some(&wiring.coordinator_key),
+        Sender::Agent(id) => wiring.agent_keys.get(id),
+        Sender::Approver(id) => wiring.approver_keys.get(id),
+    };
+    let key = key.ok_or_else(|| format!("no public key is known for the {sender}"))?;
+    Ok((sender, key))
+}
+
+/// A refusal of bytes that did not decode, with the id, sender and task they claim when they
+/// are a JSON object that names them, so that a status can still say which message it was.
+fn claimed(bytes: &[u8], reason: String) -> Refusal {
+    let value = if bytes.len() <= wire::MAX_MESSAGE_BYTES {
+        serde_json::from_slice(bytes).unwrap_or(Value::Null)
+    } else {
+        Value::Null
+    };
+    let text = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .map(|s| s.chars().take(MAX_CLAIM_CHARS).collect::<String>())
+    };
+    let task = text(value.get("task_id")).or_else(|| text(value.get("payload").and_then(|p| p.get("task_id"))));
+    Refusal {
+        id: text(value.get("id")).unwrap_or_default(),
+        sender: text(value.get("sender")).unwrap_or_default(),
+        task,
+        reason,
+    }
+}
+
+fn topic_name(topic: Topic) -> &'static str {
+    match topic {
+        Topic::Tasks => "task",
+        Topic::Status => "status",
+    }
 }
 
 fn sender_of(wiring: &Wiring, name: &str) -> Option<Sender> {
@@ -218,4 +303,124 @@ fn to_fact(wiring: &Wiring, body: Body) -> Result<Fact, String> {
             reason: a.reason,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::ConsensusTime;
+    use crate::wire::{Envelope, Heartbeat, SigningKey};
+
+    fn key(n: u8) -> SigningKey {
+        SigningKey::from_bytes(&[n; 32])
+    }
+
+    fn wiring() -> Wiring {
+        Wiring {
+            festival: "fest".into(),
+            tasks_topic: TopicId("0.0.10".into()),
+            status_topic: TopicId("0.0.11".into()),
+            token: TokenId("0.0.5005".into()),
+            treasury: AccountId("0.0.2".into()),
+            accounts: HashMap::from([("a1".to_string(), AccountId("0.0.1001".into()))]),
+            coordinator_key: key(1).verifying_key(),
+            agent_keys: HashMap::from([("a1".to_string(), key(2).verifying_key())]),
+            approver_keys: HashMap::new(),
+        }
+    }
+
+    fn on_status(payload: Vec<u8>) -> TopicMessage {
+        TopicMessage {
+            topic: wiring().status_topic,
+            sequence: 1,
+            consensus: ConsensusTime(5),
+            payload,
+        }
+    }
+
+    /// A heartbeat from `sender` for festival `festival`, signed with `signer`.
+    fn heartbeat(festival: &str, sender: &str, signer: u8) -> Envelope {
+        let body = Body::Heartbeat(Heartbeat {
+            agent_id: sender.into(),
+        });
+        let mut envelope = Envelope::new(body.kind(), festival, sender, 1, &body).with_id(&"ab".repeat(16));
+        wire::sign(&mut envelope, &key(signer));
+        envelope
+    }
+
+    fn refusal(payload: Vec<u8>) -> Refusal {
+        to_event(&wiring(), 1, &on_status(payload)).expect_err("the message is refused")
+    }
+
+    #[test]
+    fn refusals_name_what_is_wrong_and_which_message_it_was() {
+        let mut unsigned: serde_json::Value =
+            serde_json::from_slice(&wire::encode(&heartbeat("fest", "a1", 2))).expect("JSON");
+        unsigned["payload"] = json!({});
+        let cases = [
+            (
+                b"not json".to_vec(),
+                "",
+                "",
+                "not JSON: the message is not a JSON document",
+            ),
+            (
+                serde_json::to_vec(&unsigned).expect("JSON"),
+                "abababababababababababababababab",
+                "a1",
+                "schema: /payload: \"agent_id\" is a required property",
+            ),
+            (
+                wire::encode(&heartbeat("other", "a1", 2)),
+                "abababababababababababababababab",
+                "a1",
+                "message for festival `other`, not `fest`",
+            ),
+            (
+                wire::encode(&heartbeat("fest", "mallory", 3)),
+                "abababababababababababababababab",
+                "mallory",
+                "unknown sender `mallory`: not the coordinator, an agent or an approver of festival `fest`",
+            ),
+            (
+                wire::encode(&heartbeat("fest", "a1", 3)),
+                "abababababababababababababababab",
+                "a1",
+                "bad signature: the message is not signed by the key of `a1`",
+            ),
+        ];
+        for (payload, id, sender, reason) in cases {
+            let refused = refusal(payload);
+            assert_eq!(
+                (refused.id.as_str(), refused.sender.as_str(), refused.reason.as_str()),
+                (id, sender, reason)
+            );
+        }
+    }
+
+    #[test]
+    fn a_message_on_the_wrong_topic_names_both_topics() {
+        let body = Body::TaskEvent(wire::TaskEvent {
+            task_id: "t".into(),
+            event: "give_up".into(),
+            reason: "test".into(),
+        });
+        let mut envelope = Envelope::new(body.kind(), "fest", "coordinator", 1, &body);
+        wire::sign(&mut envelope, &key(1));
+        let refused = refusal(wire::encode(&envelope));
+        assert_eq!(
+            refused.reason,
+            "`task_event` belongs on the task topic, not the status topic"
+        );
+        assert_eq!(refused.task.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn claims_of_undecodable_messages_are_cut_short() {
+        let long = "x".repeat(1000);
+        let bytes = serde_json::to_vec(&json!({"id": long, "sender": 5, "payload": {"task_id": "t"}})).expect("JSON");
+        let refused = claimed(&bytes, "schema".into());
+        assert_eq!(refused.id.chars().count(), MAX_CLAIM_CHARS);
+        assert_eq!((refused.sender.as_str(), refused.task.as_deref()), ("", Some("t")));
+    }
 }
