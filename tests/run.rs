@@ -351,3 +351,40 @@ fn status_of_a_run_matches_the_run() {
         .collect();
     assert_eq!(from_table, from_status, "run table:\n{stdout}");
 }
+
+#[test]
+fn status_and_approve_only_read_a_festival_that_never_ran() {
+    let state = StateDir::new("never-ran");
+    let inside = state.path().join("nothing-here");
+    let inside_arg = inside.display().to_string();
+    let out = baton()
+        .args([
+            "status",
+            "workflows/release-pipeline.yaml",
+            "--state",
+            &inside_arg,
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("status");
+    assert_eq!(out.status.code(), Some(0));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    assert!(tasks(&report).iter().all(|t| t["state"] == "pending"), "{report}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has not run in"));
+    let out = baton()
+        .args([
+            "approve",
+            "workflows/release-pipeline.yaml",
+            "release-notes",
+            "--as",
+            "release-manager",
+            "--state",
+            &inside_arg,
+        ])
+        .output()
+        .expect("approve");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has not run in"));
+    assert!(!inside.exists(), "reading a festival creates nothing");
+}

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use super::run::{festival, runtime};
 use super::status::replay;
 use super::{FAILURE, INVALID, OK};
+use crate::check::Festival;
 use crate::ledger::Ledger as _;
-use crate::wire::{self, ApprovalAnswer, Body, Decision, Envelope};
+use crate::wire::{self, ApprovalAnswer, Body, Decision, Envelope, Keyring, SigningKey, parse_secret_key};
 
 #[derive(Debug, clap::Args)]
 pub struct ApproveArgs {
@@ -23,6 +24,10 @@ pub struct ApproveArgs {
     pub reason: Option<String>,
     #[arg(long, default_value = ".baton")]
     pub state: PathBuf,
+    /// The environment variable holding the approver's private key (read from `.env` too);
+    /// without it the key comes from the state directory's keyring.
+    #[arg(long)]
+    pub key_env: Option<String>,
 }
 
 pub(super) fn run(args: &ApproveArgs, approve: bool, color: bool) -> u8 {
@@ -50,59 +55,88 @@ pub(super) fn run(args: &ApproveArgs, approve: bool, color: bool) -> u8 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    runtime.block_on(async {
-        let (engine, wiring, keyring, ledger) = match replay(&args.state, festival.clone()).await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return FAILURE;
-            }
-        };
-        let Some(&t) = festival.index.get(&args.task) else {
-            eprintln!("error: task `{}` is not in festival `{}`", args.task, festival.id);
-            return INVALID;
-        };
-        let view = engine.task_view(t);
-        if !view.waiting_for_approval {
+    runtime.block_on(answer(args, &festival, &approver, approve))
+}
+
+/// Publishes the approver's answer once the log shows the task waiting for it.
+async fn answer(args: &ApproveArgs, festival: &Arc<Festival>, approver: &str, approve: bool) -> u8 {
+    let (engine, wiring, ledger) = match replay(&args.state, festival.clone()).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
             eprintln!(
-                "error: task `{}` is in state `{}`, not waiting for approval",
-                args.task, view.state
+                "error: festival `{}` has not run in `{}`: nothing waits for approval",
+                festival.id,
+                args.state.display()
             );
             return INVALID;
         }
-        let allowed = engine.approvers_for(t);
-        if !allowed.contains(&approver) {
-            eprintln!(
-                "error: approver `{approver}` may not answer for task `{}` in state `{}` (who may: {})",
-                args.task,
-                view.state,
-                allowed.join(", ")
-            );
-            return INVALID;
-        }
-        let Some(key) = keyring.get(&approver) else {
-            eprintln!(
-                "error: no key for approver `{approver}` in `{}`",
-                args.state.join("keys.json").display()
-            );
-            return FAILURE;
-        };
-        let body = Body::Approval(ApprovalAnswer {
-            task_id: args.task.clone(),
-            decision: if approve { Decision::Approve } else { Decision::Reject },
-            reason: args.reason.clone(),
-        });
-        let mut envelope = Envelope::new(body.kind(), &festival.id, &approver, 1, &body);
-        wire::sign(&mut envelope, key);
-        if let Err(e) = ledger.submit(&wiring.status_topic, &wire::encode(&envelope)).await {
-            eprintln!("error: task `{}`: publishing the approval failed: {e}", args.task);
+        Err(e) => {
+            eprintln!("error: {e}");
             return FAILURE;
         }
-        println!(
-            "{} task `{}` as `{approver}`",
-            if approve { "approved" } else { "rejected" },
-            args.task
+    };
+    let Some(&t) = festival.index.get(&args.task) else {
+        eprintln!("error: task `{}` is not in festival `{}`", args.task, festival.id);
+        return INVALID;
+    };
+    let view = engine.task_view(t);
+    if !view.waiting_for_approval {
+        eprintln!(
+            "error: task `{}` is in state `{}`, not waiting for approval",
+            args.task, view.state
         );
-        OK
-    })
+        return INVALID;
+    }
+    let allowed = engine.approvers_for(t);
+    if !allowed.iter().any(|a| a == approver) {
+        eprintln!(
+            "error: approver `{approver}` may not answer for task `{}` in state `{}` (who may: {})",
+            args.task,
+            view.state,
+            allowed.join(", ")
+        );
+        return INVALID;
+    }
+    let key = match approver_key(args, approver) {
+        Ok(key) => key,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return FAILURE;
+        }
+    };
+    let body = Body::Approval(ApprovalAnswer {
+        task_id: args.task.clone(),
+        decision: if approve { Decision::Approve } else { Decision::Reject },
+        reason: args.reason.clone(),
+    });
+    let mut envelope = Envelope::new(body.kind(), &festival.id, approver, 1, &body);
+    wire::sign(&mut envelope, &key);
+    if let Err(e) = ledger.submit(&wiring.status_topic, &wire::encode(&envelope)).await {
+        eprintln!("error: task `{}`: publishing the approval failed: {e}", args.task);
+        return FAILURE;
+    }
+    println!(
+        "{} task `{}` as `{approver}`",
+        if approve { "approved" } else { "rejected" },
+        args.task
+    );
+    OK
+}
+
+/// The approver's private key: from `--key-env`, or the state directory's keyring.
+fn approver_key(args: &ApproveArgs, approver: &str) -> Result<SigningKey, String> {
+    if let Some(var) = &args.key_env {
+        let text = std::env::var(var).map_err(|_| format!("the environment variable `{var}` is not set"))?;
+        return parse_secret_key(&text).map_err(|e| format!("`{var}`: {e}"));
+    }
+    let path = args.state.join("keys.json");
+    let keyring = if path.exists() {
+        Keyring::load_or_create(&path).map_err(|e| e.to_string())?
+    } else {
+        return Err(format!("no keyring at `{}`; pass `--key-env VAR`", path.display()));
+    };
+    keyring
+        .get(approver)
+        .cloned()
+        .ok_or_else(|| format!("no key for approver `{approver}` in `{}`", path.display()))
 }

@@ -33,14 +33,19 @@ pub enum StatusFormat {
     Json,
 }
 
-/// The festival's log folded into a fresh engine, and how to write to it.
+/// The festival's log folded into a fresh engine, and how to write to it; `None` when the
+/// festival has not run in `state`. Reads only: nothing is created, not even the state directory.
 pub(super) async fn replay(
     state: &std::path::Path,
     festival: Arc<Festival>,
-) -> Result<(Engine, Wiring, crate::wire::Keyring, Arc<LocalLedger>), RunError> {
+) -> Result<Option<(Engine, Wiring, Arc<LocalLedger>)>, RunError> {
+    if !state.join("ledger.sqlite3").exists() {
+        return Ok(None);
+    }
     let ledger = Arc::new(LocalLedger::open(state)?);
-    let keyring = setup::keyring(state, &festival)?;
-    let wiring = setup::local(&ledger, state, &festival, &keyring).await?;
+    let Some(wiring) = setup::existing(&ledger, state, &festival).await? else {
+        return Ok(None);
+    };
     let mut engine = Engine::new(festival, &Config::default())?;
     let mut reader = LogReader::new(&wiring);
     loop {
@@ -52,7 +57,20 @@ pub(super) async fn replay(
             fold(&mut engine, &wiring, *position, m);
         }
     }
-    Ok((engine, wiring, keyring, ledger))
+    Ok(Some((engine, wiring, ledger)))
+}
+
+/// The engine for `baton status`: the log folded, or the plan before its first run.
+async fn current(state: &std::path::Path, festival: Arc<Festival>) -> Result<Engine, RunError> {
+    if let Some((engine, ..)) = replay(state, festival.clone()).await? {
+        return Ok(engine);
+    }
+    eprintln!(
+        "festival `{}` has not run in `{}` yet: every task is where the plan starts it",
+        festival.id,
+        state.display()
+    );
+    Ok(Engine::new(festival, &Config::default())?)
 }
 
 pub(super) fn run(args: &StatusArgs, color: bool) -> u8 {
@@ -64,8 +82,8 @@ pub(super) fn run(args: &StatusArgs, color: bool) -> u8 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    match runtime.block_on(replay(&args.state, festival)) {
-        Ok((engine, ..)) => {
+    match runtime.block_on(current(&args.state, festival)) {
+        Ok(engine) => {
             match args.format {
                 StatusFormat::Text => print!("{}", table(&engine)),
                 StatusFormat::Json => println!("{}", json(&engine)),
