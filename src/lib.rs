@@ -19,3 +19,5 @@ pub mod load;
 pub mod plan;
 pub mod spec;
 pub mod wire;
+#[cfg(feature = "hedera")]
+pub mod devnet;

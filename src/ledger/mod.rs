@@ -6,6 +6,8 @@
 //! of it in an embedded database under a state directory. The ledger knows nothing of festivals,
 //! tasks or the engine.
 
+#[cfg(feature = "hedera")]
+pub mod hedera;
 mod local;
 mod types;
 

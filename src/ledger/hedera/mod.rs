@@ -1,0 +1,1 @@
+//! The Hedera backend of the ledger, through hiero-sdk.
