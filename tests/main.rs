@@ -5,7 +5,11 @@ mod cli;
 mod crash;
 mod gates;
 mod golden;
+#[cfg(feature = "hedera")]
+mod hedera;
 mod rejections;
 mod robustness;
 mod run;
 mod shipped;
+#[cfg(feature = "hedera")]
+mod devnet;

@@ -4,10 +4,12 @@
 
 mod agent;
 pub mod approve;
+mod devnet;
 mod gate;
 mod plan;
 pub mod run;
 mod schema;
+mod setup;
 pub mod status;
 mod validate;
 
@@ -23,6 +25,10 @@ pub const OK: u8 = 0;
 pub const INVALID: u8 = 1;
 /// Exit code: usage, I/O or another failure of the tool itself.
 pub const FAILURE: u8 = 2;
+
+/// What a build without the `hedera` feature says when asked for Hedera.
+const NEEDS_HEDERA: &str = "this build has no Hedera backend; build with it: `cargo build --release --features hedera` \
+     (needs protoc, the protobuf well-known types and OpenSSL: apt-get install protobuf-compiler libprotobuf-dev libssl-dev pkg-config)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -83,6 +89,10 @@ pub enum Command {
     Reject(approve::ApproveArgs),
     /// The reference agent daemon: takes its assignments, runs their commands, reports.
     Agent(agent::AgentArgs),
+    /// A Hedera-compatible node and mirror on loopback, serving a local ledger (`hedera` feature).
+    Devnet(devnet::DevnetArgs),
+    /// Create the token, topics and accounts festivals need on a Hedera network; write `.env`.
+    Setup(setup::SetupArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -145,9 +155,7 @@ pub(crate) fn festival_on(
     color: bool,
 ) -> Result<std::sync::Arc<crate::check::Festival>, u8> {
     if network != "local" {
-        eprintln!(
-            "error: network `{network}` needs the Hedera backend, which is not part of this build yet; use `--network local`"
-        );
+        eprintln!("error: network `{network}`: {NEEDS_HEDERA}");
         return Err(FAILURE);
     }
     run::festival(path, color).map(std::sync::Arc::new)
@@ -167,5 +175,7 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Approve(args) => approve::run(args, true, color),
         Command::Reject(args) => approve::run(args, false, color),
         Command::Agent(args) => agent::run(args, color),
+        Command::Devnet(args) => devnet::run(args),
+        Command::Setup(args) => setup::run(args, color),
     }
 }

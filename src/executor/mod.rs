@@ -8,6 +8,8 @@
 
 mod act;
 pub mod log;
+#[cfg(feature = "hedera")]
+pub mod network;
 pub mod setup;
 
 use std::collections::HashMap;

@@ -213,6 +213,27 @@ pub enum LedgerError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The transaction's validity window does not hold the network's time: it expired, or its
+    /// valid start is in the future (Hedera's `TRANSACTION_EXPIRED`, `INVALID_TRANSACTION_START`).
+    #[error("transaction `{0}` is outside its validity window: it expired or starts in the future")]
+    Expired(TxId),
+    /// The network could not be reached or kept failing with transient errors (timeouts,
+    /// unavailable or busy nodes) after the retries.
+    #[error("{operation}: the network did not answer: {reason}")]
+    Network { operation: String, reason: String },
+    /// The network refused an operation with a status (pre-check or receipt).
+    #[error("{operation}: refused by the network with status {status}")]
+    Refused { operation: String, status: String },
+    /// The backend cannot do this operation (as asked) on this network.
+    #[error("{operation}: not supported: {reason}")]
+    Unsupported { operation: String, reason: String },
+    /// An account exists but does not hold the key it was expected to hold.
+    #[error("account `{0}` exists but does not hold the expected key")]
+    KeyMismatch(AccountId),
+    /// A configuration variable is missing or unreadable (its value is never repeated, since it may be
+    /// a key).
+    #[error("`{variable}`: {reason}")]
+    Config { variable: &'static str, reason: String },
     #[error("{0}")]
     Other(String),
 }

@@ -9,6 +9,8 @@
 //! repeats nor goes back. Like the rest of the ledger, it knows nothing of festivals, tasks or
 //! the engine.
 
+#[cfg(feature = "hedera")]
+mod network;
 mod schedules;
 mod schema;
 #[cfg(test)]

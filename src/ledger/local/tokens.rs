@@ -28,7 +28,7 @@ pub(super) fn ensure_account(conn: &Connection, account: &AccountId, key: &[u8; 
     Ok(())
 }
 
-fn account_exists(conn: &Connection, account: &AccountId) -> Result<bool, LedgerError> {
+pub(super) fn account_exists(conn: &Connection, account: &AccountId) -> Result<bool, LedgerError> {
     let found = conn
         .query_row("SELECT 1 FROM accounts WHERE id = ?1", [&account.0], |_| Ok(()))
         .optional()
@@ -36,7 +36,7 @@ fn account_exists(conn: &Connection, account: &AccountId) -> Result<bool, Ledger
     Ok(found.is_some())
 }
 
-fn token_exists(conn: &Connection, token: &TokenId) -> Result<bool, LedgerError> {
+pub(super) fn token_exists(conn: &Connection, token: &TokenId) -> Result<bool, LedgerError> {
     let found = conn
         .query_row("SELECT 1 FROM tokens WHERE id = ?1", [&token.0], |_| Ok(()))
         .optional()
@@ -45,7 +45,11 @@ fn token_exists(conn: &Connection, token: &TokenId) -> Result<bool, LedgerError>
 }
 
 /// The balance row of an association, `None` if the account is not associated with the token.
-fn stored_balance(conn: &Connection, account: &AccountId, token: &TokenId) -> Result<Option<i64>, LedgerError> {
+pub(super) fn stored_balance(
+    conn: &Connection,
+    account: &AccountId,
+    token: &TokenId,
+) -> Result<Option<i64>, LedgerError> {
     conn.query_row(
         "SELECT amount FROM balances WHERE account = ?1 AND token = ?2",
         [&account.0, &token.0],
@@ -158,7 +162,7 @@ pub(super) fn transfer(
 
 /// Checks a transfer as Hedera does, in its order. `Ok(Ok(balances))` gives each touched
 /// account's balance after the transfer; `Ok(Err(status))` is a refusal.
-fn check(
+pub(super) fn check(
     conn: &Connection,
     token: &TokenId,
     moves: &[TokenMove],

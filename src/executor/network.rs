@@ -1,0 +1,286 @@
+//! Wiring a festival to a Hedera network (`hedera` feature), and `baton setup`'s work.
+//!
+//! On Hedera the ids come from the network, so they live in `.env`: the festival's topics
+//! (`TASK_TOPIC_ID`, `STATUS_TOPIC_ID`, unless the workflow names them), the payment token (the
+//! workflow's `payment.token`, usually `${PAYMENT_TOKEN_ID}`), and each signer's account and key.
+//! The workflow says which variable holds each account (`account: ${AGENT_1_ACCOUNT:-...}`); the
+//! key is the variable of the same name ending in `_KEY` instead of `_ACCOUNT`. The operator of
+//! the `.env` is the coordinator and the token's treasury.
+
+use std::collections::HashMap;
+
+use super::RunError;
+use super::log::Wiring;
+use crate::check::Festival;
+use crate::diagnostics::Sources;
+use crate::ledger::hedera::{HederaConfig, HederaLedger};
+use crate::ledger::{AccountId, Ledger, LedgerError, TokenId, TopicId};
+use crate::spec::Spanned;
+use crate::wire::{SigningKey, VerifyingKey, generate_key, parse_public_key, parse_secret_key, secret_hex};
+
+/// Looks a variable up (the process environment after `.env`, or a test's map).
+pub type Vars<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Someone who signs messages on the festival's topics and pays for them from an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signer {
+    /// The agent's or approver's id in the workflow.
+    pub id: String,
+    pub account_var: String,
+    pub key_var: String,
+}
+
+/// The variable a workflow reads an account from: `${AGENT_1_ACCOUNT:-0.0.1001}` gives
+/// `AGENT_1_ACCOUNT`; a literal account gives `None`.
+#[must_use]
+pub fn account_var(sources: &Sources, account: &Spanned<String>) -> Option<String> {
+    let text = sources.text(account.span.file).get(account.span.range())?;
+    let rest = &text[text.find("${")? + 2..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    (end > 0).then(|| rest[..end].to_string())
+}
+
+/// The key variable beside an account variable: `AGENT_1_ACCOUNT` → `AGENT_1_KEY`.
+#[must_use]
+pub fn key_var(account_var: &str) -> String {
+    let stem = account_var
+        .strip_suffix("_ACCOUNT_ID")
+        .or_else(|| account_var.strip_suffix("_ACCOUNT"))
+        .unwrap_or(account_var);
+    format!("{stem}_KEY")
+}
+
+/// The festival's signers whose accounts come from variables, agents first.
+#[must_use]
+pub fn signers(sources: &Sources, festival: &Festival) -> Vec<Signer> {
+    let agents = festival.agents.iter().map(|a| (&a.id.value, a.account.as_ref()));
+    let approvers = festival.approvers.iter().map(|a| (&a.id.value, a.account.as_ref()));
+    agents
+        .chain(approvers)
+        .filter_map(|(id, account)| {
+            let account_var = account_var(sources, account?)?;
+            Some(Signer {
+                id: id.clone(),
+                key_var: key_var(&account_var),
+                account_var,
+            })
+        })
+        .collect()
+}
+
+/// A signer's private key from its key variable, if set.
+pub fn signer_key(signer: &Signer, vars: Vars<'_>) -> Result<Option<SigningKey>, RunError> {
+    vars(&signer.key_var)
+        .filter(|v| !v.trim().is_empty())
+        .map(|text| parse_secret_key(&text).map_err(|e| RunError::Setup(format!("`{}`: {e}", signer.key_var))))
+        .transpose()
+}
+
+/// The festival's wiring on a Hedera network, checked against the network's accounts.
+pub async fn wiring(
+    ledger: &HederaLedger,
+    config: &HederaConfig,
+    festival: &Festival,
+    vars: Vars<'_>,
+) -> Result<Wiring, RunError> {
+    let topic = |declared: &Option<String>, var: &str| -> Result<TopicId, RunError> {
+        let text = declared.clone().or_else(|| vars(var).filter(|v| !v.is_empty()));
+        let text =
+            text.ok_or_else(|| RunError::Setup(format!("no topic: set `{var}` (`baton setup` creates the topics)")))?;
+        Ok(text.parse()?)
+    };
+    let tasks_topic = topic(&festival.topics.tasks, "TASK_TOPIC_ID")?;
+    let status_topic = topic(&festival.topics.status, "STATUS_TOPIC_ID")?;
+    let token: TokenId = match &festival.payment.token {
+        Some(t) => t.value.parse()?,
+        None => return Err(RunError::Setup("the workflow names no `payment.token`".into())),
+    };
+    ledger
+        .ensure_token(&token, "", festival.payment.decimals, &config.operator, 0)
+        .await?;
+    let mut accounts = HashMap::new();
+    let mut agent_keys = HashMap::new();
+    for agent in &festival.agents {
+        let id = &agent.id.value;
+        let account: AccountId = agent
+            .account
+            .as_ref()
+            .ok_or_else(|| RunError::Setup(format!("agent `{id}` has no `account`")))?
+            .value
+            .parse()?;
+        agent_keys.insert(
+            id.clone(),
+            signer_public(ledger, id, agent.public_key.as_deref(), &account).await?,
+        );
+        accounts.insert(id.clone(), account);
+    }
+    let mut approver_keys = HashMap::new();
+    for approver in &festival.approvers {
+        let id = &approver.id.value;
+        let key = match (&approver.public_key, &approver.account) {
+            (Some(text), _) => {
+                parse_public_key(text).map_err(|e| RunError::Setup(format!("the public key of `{id}`: {e}")))?
+            }
+            (None, Some(account)) => signer_public(ledger, id, None, &account.value.parse()?).await?,
+            (None, None) => {
+                return Err(RunError::Setup(format!(
+                    "approver `{id}` has neither a `public_key` nor an `account`"
+                )));
+            }
+        };
+        approver_keys.insert(id.clone(), key);
+    }
+    Ok(Wiring {
+        festival: festival.id.clone(),
+        tasks_topic,
+        status_topic,
+        token,
+        treasury: config.operator.clone(),
+        accounts,
+        coordinator_key: config.operator_key.verifying_key(),
+        agent_keys,
+        approver_keys,
+    })
+}
+
+/// A signer's public key: declared in the workflow, else the key its account holds.
+async fn signer_public(
+    ledger: &HederaLedger,
+    id: &str,
+    declared: Option<&str>,
+    account: &AccountId,
+) -> Result<VerifyingKey, RunError> {
+    if let Some(text) = declared {
+        return parse_public_key(text).map_err(|e| RunError::Setup(format!("the public key of `{id}`: {e}")));
+    }
+    let bytes = ledger.account_key(account).await?.ok_or_else(|| {
+        RunError::Setup(format!(
+            "account `{account}` of `{id}` does not exist on this network (`baton setup` creates it)"
+        ))
+    })?;
+    VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| RunError::Setup(format!("account `{account}` of `{id}` holds an invalid key")))
+}
+
+/// What `baton setup` found or made: each variable with its value, and what it created.
+#[derive(Debug, Default)]
+pub struct Provisioned {
+    pub vars: Vec<(String, String)>,
+    pub created: Vec<String>,
+}
+
+/// What the festival needs on the network, and what exists already.
+#[derive(Debug)]
+pub struct Provision<'a> {
+    pub signers: &'a [Signer],
+    pub decimals: u32,
+    pub supply: i64,
+    /// HBAR each new account receives from the operator, in tinybars.
+    pub fund_tinybars: i64,
+}
+
+impl Provision<'_> {
+    /// The variables whose current, non-empty value would have to change: the token, topics or
+    /// accounts they name do not exist or do not match their keys.
+    pub async fn stale(&self, ledger: &HederaLedger, vars: Vars<'_>) -> Result<Vec<String>, RunError> {
+        let mut stale = Vec::new();
+        let set = |name: &str| vars(name).filter(|v| !v.trim().is_empty());
+        if set("PAYMENT_TOKEN_ID").is_some() && self.token(ledger, vars).await?.is_none() {
+            stale.push("PAYMENT_TOKEN_ID".to_string());
+        }
+        for signer in self.signers {
+            if (set(&signer.account_var).is_some() || set(&signer.key_var).is_some())
+                && existing_signer(ledger, signer, vars).await?.is_none()
+            {
+                stale.extend([signer.account_var.clone(), signer.key_var.clone()]);
+            }
+        }
+        Ok(stale)
+    }
+
+    /// The token named by `PAYMENT_TOKEN_ID`, when it exists on the network.
+    async fn token(&self, ledger: &HederaLedger, vars: Vars<'_>) -> Result<Option<TokenId>, RunError> {
+        let Some(text) = vars("PAYMENT_TOKEN_ID").filter(|v| !v.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let Ok(token) = text.parse::<TokenId>() else {
+            return Ok(None);
+        };
+        match ledger
+            .ensure_token(&token, "", self.decimals, ledger.operator(), 0)
+            .await
+        {
+            Ok(()) => Ok(Some(token)),
+            // Missing, deleted, or with other decimals: not the festival's token.
+            Err(LedgerError::UnknownToken(_) | LedgerError::Unsupported { .. } | LedgerError::Other(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Finds or creates the token, the topics and every signer's account; associates new accounts
+    /// (or all of them, with a new token) with the token.
+    pub async fn apply(&self, ledger: &HederaLedger, vars: Vars<'_>) -> Result<Provisioned, RunError> {
+        let mut out = Provisioned::default();
+        let (token, new_token) = match self.token(ledger, vars).await? {
+            Some(token) => (token, false),
+            None => {
+                let token = ledger
+                    .create_token("baton rewards", "BATON", self.decimals, self.supply)
+                    .await?;
+                out.created.push(format!("token {token}"));
+                (token, true)
+            }
+        };
+        out.vars.push(("PAYMENT_TOKEN_ID".into(), token.to_string()));
+        for var in ["TASK_TOPIC_ID", "STATUS_TOPIC_ID"] {
+            let topic = match vars(var).filter(|v| !v.trim().is_empty()) {
+                Some(text) => text.parse::<TopicId>()?,
+                None => {
+                    let topic = ledger.create_topic(&format!("baton {}", var.to_lowercase())).await?;
+                    out.created.push(format!("topic {topic} ({var})"));
+                    topic
+                }
+            };
+            out.vars.push((var.into(), topic.to_string()));
+        }
+        for signer in self.signers {
+            let (account, key, new) = match existing_signer(ledger, signer, vars).await? {
+                Some((account, key)) => (account, key, false),
+                None => {
+                    let key = generate_key();
+                    let account = ledger.create_account(&key.verifying_key(), self.fund_tinybars).await?;
+                    out.created.push(format!("account {account} for `{}`", signer.id));
+                    (account, key, true)
+                }
+            };
+            if new || new_token {
+                ledger.associate_as(&account, &key, &token).await?;
+            }
+            out.vars.push((signer.account_var.clone(), account.to_string()));
+            out.vars.push((signer.key_var.clone(), secret_hex(&key)));
+        }
+        Ok(out)
+    }
+}
+
+/// A signer whose variables name an account that exists and holds the key they give.
+async fn existing_signer(
+    ledger: &HederaLedger,
+    signer: &Signer,
+    vars: Vars<'_>,
+) -> Result<Option<(AccountId, SigningKey)>, RunError> {
+    let Some(Ok(account)) = vars(&signer.account_var).map(|v| v.trim().parse::<AccountId>()) else {
+        return Ok(None);
+    };
+    let Ok(Some(key)) = signer_key(signer, vars) else {
+        return Ok(None);
+    };
+    let held = match ledger.account_key(&account).await {
+        Ok(held) => held,
+        Err(LedgerError::UnknownAccount(_) | LedgerError::Unsupported { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    Ok((held == Some(key.verifying_key().to_bytes())).then_some((account, key)))
+}
