@@ -9,6 +9,8 @@
 pub mod agent;
 pub mod check;
 pub mod cli;
+#[cfg(feature = "hedera")]
+pub mod devnet;
 pub mod diagnostics;
 pub mod engine;
 pub mod executor;
@@ -19,5 +21,3 @@ pub mod load;
 pub mod plan;
 pub mod spec;
 pub mod wire;
-#[cfg(feature = "hedera")]
-pub mod devnet;

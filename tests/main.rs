@@ -3,6 +3,8 @@
 mod agent;
 mod cli;
 mod crash;
+#[cfg(feature = "hedera")]
+mod devnet;
 mod gates;
 mod golden;
 #[cfg(feature = "hedera")]
@@ -11,5 +13,3 @@ mod rejections;
 mod robustness;
 mod run;
 mod shipped;
-#[cfg(feature = "hedera")]
-mod devnet;
