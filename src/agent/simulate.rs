@@ -2,15 +2,17 @@
 //! assignments after a seeded, random delay, with a report that passes the shipped gates or,
 //! by chance, fails them. Failure modes: a failing report, a crash (the agent goes silent, sends
 //! no heartbeat, and comes back later), a forged message (signed with the wrong key) and a
-//! malformed one. The same seed gives the same choices.
+//! malformed one. The same seed gives the same choices. The agents of one process ([`crew`])
+//! share one replica of the log, each in its own task with its own timing.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value as Json, json};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::check::Festival;
@@ -50,7 +52,7 @@ pub async fn approver<L: Ledger>(
             wire::sign(&mut envelope, &key);
             ledger.submit(&wiring.status_topic, &wire::encode(&envelope)).await?;
         }
-        reader.wait(ledger.as_ref(), Duration::from_millis(20), &cancel).await;
+        reader.wait(ledger.as_ref(), POLL, &cancel).await;
     }
     Ok(())
 }
@@ -111,14 +113,24 @@ pub fn failing_report(duration_ms: u64) -> Json {
     report
 }
 
-struct Sim<L: Ledger> {
+/// How long simulated agents wait for the log at most before they look again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// What a replica of the log tells each agent of a crew, by agent: its work, and whether a task
+/// it holds expects its heartbeats. Sent after every batch of messages folded.
+type Views = HashMap<String, (Vec<Work>, bool)>;
+
+/// What each simulated agent reaches: the ledger and the festival's wiring.
+struct Shared<L: Ledger> {
     ledger: Arc<L>,
     wiring: Wiring,
+}
+
+/// One simulated agent: its key, its choices and the work it has in hand.
+struct Sim {
     agent: String,
     key: SigningKey,
     behaviour: Behaviour,
-    engine: Engine,
-    reader: LogReader,
     sent: u64,
     /// Work answered or in hand, by (task, entered).
     handled: HashSet<(String, i64)>,
@@ -129,8 +141,8 @@ struct Sim<L: Ledger> {
     crashes: u64,
 }
 
-/// Runs one simulated agent until `cancel` fires.
-pub async fn run<L: Ledger>(
+/// Runs one simulated agent until `cancel` fires, following the log with its own replica.
+pub async fn run<L: Ledger + 'static>(
     ledger: Arc<L>,
     festival: Arc<Festival>,
     wiring: Wiring,
@@ -139,58 +151,165 @@ pub async fn run<L: Ledger>(
     behaviour: Behaviour,
     cancel: CancellationToken,
 ) -> Result<(), RunError> {
-    let engine = Engine::new(festival, &Config::default())?;
-    let reader = LogReader::new(&wiring);
-    let mut sim = Sim {
-        ledger,
-        wiring,
-        agent,
-        key,
-        behaviour,
-        engine,
-        reader,
-        sent: 0,
-        handled: HashSet::new(),
-        working: Vec::new(),
-        silent_until: None,
-        next_heartbeat: Instant::now(),
-        crashes: 0,
-    };
-    while !cancel.is_cancelled() {
-        sim.step().await?;
-        sim.reader
-            .wait(sim.ledger.as_ref(), Duration::from_millis(20), &cancel)
-            .await;
-    }
-    Ok(())
+    crew(ledger, festival, wiring, vec![(agent, key)], behaviour, cancel).await
 }
 
-impl<L: Ledger> Sim<L> {
-    async fn step(&mut self) -> Result<(), RunError> {
-        for (position, m) in self.reader.poll(self.ledger.as_ref()).await? {
-            fold(&mut self.engine, &self.wiring, position, &m);
+/// Runs simulated agents until `cancel` fires, each in its own task with its own seeded choices,
+/// key and timing, as [`run`] does for one. They share one replica of the log, so each message
+/// is decoded, its signature checked and folded once for all of them rather than once each. An
+/// agent that fails stops alone, with its error in the log; the crew returns the first such
+/// error once every agent has stopped.
+pub async fn crew<L: Ledger + 'static>(
+    ledger: Arc<L>,
+    festival: Arc<Festival>,
+    wiring: Wiring,
+    agents: Vec<(String, SigningKey)>,
+    behaviour: Behaviour,
+    cancel: CancellationToken,
+) -> Result<(), RunError> {
+    let mut engine = Engine::new(festival, &Config::default())?;
+    let names: Vec<String> = agents.iter().map(|(agent, _)| agent.clone()).collect();
+    let views = watch::Sender::new(Arc::new(views_of(&engine, &names)));
+    let mut reader = LogReader::new(&wiring);
+    let shared = Arc::new(Shared { ledger, wiring });
+    // The agents stop with the crew, also when following the log fails.
+    let stop = cancel.child_token();
+    let mut running = tokio::task::JoinSet::new();
+    for (agent, key) in agents {
+        let sim = Sim {
+            agent,
+            key,
+            behaviour: behaviour.clone(),
+            sent: 0,
+            handled: HashSet::new(),
+            working: Vec::new(),
+            silent_until: None,
+            next_heartbeat: Instant::now(),
+            crashes: 0,
+        };
+        running.spawn(sim.run(shared.clone(), views.subscribe(), stop.clone()));
+    }
+    let mut failed = None;
+    let followed = {
+        let replica = Replica {
+            engine: &mut engine,
+            reader: &mut reader,
+            names: &names,
+            views: &views,
+        };
+        let follow = replica.follow(&shared, &stop);
+        tokio::pin!(follow);
+        loop {
+            tokio::select! {
+                followed = &mut follow => break followed,
+                joined = running.join_next() => match joined {
+                    Some(Ok(Err(e))) => failed = failed.or(Some(e)),
+                    Some(_) => {}
+                    // Every agent stopped: nobody needs the log any more.
+                    None => break Ok(()),
+                },
+            }
         }
+    };
+    stop.cancel();
+    while let Some(joined) = running.join_next().await {
+        if let Ok(Err(e)) = joined {
+            failed = failed.or(Some(e));
+        }
+    }
+    followed.and(failed.map_or(Ok(()), Err))
+}
+
+/// The crew's replica of the log and who it answers.
+struct Replica<'a> {
+    engine: &'a mut Engine,
+    reader: &'a mut LogReader,
+    names: &'a [String],
+    views: &'a watch::Sender<Arc<Views>>,
+}
+
+impl Replica<'_> {
+    /// Folds the log as it grows and tells the agents, until `cancel` fires.
+    async fn follow<L: Ledger>(self, shared: &Shared<L>, cancel: &CancellationToken) -> Result<(), RunError> {
+        while !cancel.is_cancelled() {
+            let messages = self.reader.poll(shared.ledger.as_ref()).await?;
+            if !messages.is_empty() {
+                for (position, m) in &messages {
+                    fold(self.engine, &shared.wiring, *position, m);
+                }
+                self.views.send_replace(Arc::new(views_of(self.engine, self.names)));
+            }
+            self.reader.wait(shared.ledger.as_ref(), POLL, cancel).await;
+        }
+        Ok(())
+    }
+}
+
+/// Each agent's work and whether it must send heartbeats, as the engine tells it.
+fn views_of(engine: &Engine, names: &[String]) -> Views {
+    names
+        .iter()
+        .map(|n| (n.clone(), (engine.work_for(n), engine.expects_heartbeat(n))))
+        .collect()
+}
+
+impl Sim {
+    /// Steps on every change of the replica, when work in hand is due, and at least every
+    /// [`POLL`], until `cancel` fires.
+    async fn run<L: Ledger>(
+        mut self,
+        shared: Arc<Shared<L>>,
+        mut views: watch::Receiver<Arc<Views>>,
+        cancel: CancellationToken,
+    ) -> Result<(), RunError> {
+        while !cancel.is_cancelled() {
+            let view = views.borrow_and_update().get(&self.agent).cloned().unwrap_or_default();
+            if let Err(e) = self.step(&shared, view).await {
+                tracing::error!(agent = %self.agent, "simulated agent stopped: {e}");
+                return Err(e);
+            }
+            let now = Instant::now();
+            let wait = self
+                .working
+                .iter()
+                .map(|w| w.0.saturating_duration_since(now))
+                .fold(POLL, Duration::min);
+            tokio::select! {
+                _ = views.changed() => {}
+                () = tokio::time::sleep(wait) => {}
+                () = cancel.cancelled() => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Acts on what the replica tells this agent: `(work, heartbeats expected)`.
+    async fn step<L: Ledger>(
+        &mut self,
+        shared: &Shared<L>,
+        (work, watched): (Vec<Work>, bool),
+    ) -> Result<(), RunError> {
         let now = Instant::now();
         if self.silent_until.is_some_and(|t| now < t) {
             return Ok(());
         }
         self.silent_until = None;
-        if now >= self.next_heartbeat && self.engine.expects_heartbeat(&self.agent) {
+        if now >= self.next_heartbeat && watched {
             let body = Body::Heartbeat(Heartbeat {
                 agent_id: self.agent.clone(),
             });
-            self.send(&body).await?;
+            self.send(shared, &body).await?;
             self.next_heartbeat = now + self.behaviour.heartbeat;
         }
-        for work in self.engine.work_for(&self.agent) {
+        for work in work {
             if self.handled.insert((work.task.clone(), work.entered)) {
-                self.take(work).await?;
+                self.take(shared, work).await?;
             }
         }
         let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.working).into_iter().partition(|w| w.0 <= now);
         self.working = later;
         for (_, work, passes) in due {
-            self.finish(&work, passes).await?;
+            self.finish(shared, &work, passes).await?;
         }
         Ok(())
     }
@@ -203,7 +322,7 @@ impl<L: Ledger> Sim<L> {
         SmallRng::seed_from_u64(h ^ u64::from(work.attempt))
     }
 
-    async fn take(&mut self, work: Work) -> Result<(), RunError> {
+    async fn take<L: Ledger>(&mut self, shared: &Shared<L>, work: Work) -> Result<(), RunError> {
         if work.action == Action::Start {
             let body = Body::StatusUpdate(StatusUpdate {
                 task_id: work.task.clone(),
@@ -211,7 +330,7 @@ impl<L: Ledger> Sim<L> {
                 new_status: "start".into(),
                 message: None,
             });
-            return self.send(&body).await;
+            return self.send(shared, &body).await;
         }
         let mut rng = self.rng(&work, 1 + self.crashes);
         if rng.random_bool(self.behaviour.crash_rate.clamp(0.0, 1.0)) {
@@ -226,7 +345,7 @@ impl<L: Ledger> Sim<L> {
             return Ok(());
         }
         if rng.random_bool(self.behaviour.forge_rate.clamp(0.0, 1.0)) {
-            self.forge(&work).await?;
+            self.forge(shared, &work).await?;
         }
         let (min, max) = (
             self.behaviour.min_work,
@@ -239,7 +358,7 @@ impl<L: Ledger> Sim<L> {
         Ok(())
     }
 
-    async fn finish(&mut self, work: &Work, passes: bool) -> Result<(), RunError> {
+    async fn finish<L: Ledger>(&mut self, shared: &Shared<L>, work: &Work, passes: bool) -> Result<(), RunError> {
         let ms = 100;
         let report = if passes { passing_report(ms) } else { failing_report(ms) };
         let body = Body::TaskResult(TaskResult {
@@ -249,13 +368,14 @@ impl<L: Ledger> Sim<L> {
             error: None,
             duration_ms: Some(ms),
         });
-        self.send(&body).await
+        self.send(shared, &body).await
     }
 
     /// A message the coordinator must refuse: another agent's result signed with this agent's
     /// key, or bytes that are not a message at all.
-    async fn forge(&mut self, work: &Work) -> Result<(), RunError> {
-        let other = self.wiring.agent_keys.keys().find(|a| **a != self.agent).cloned();
+    async fn forge<L: Ledger>(&mut self, shared: &Shared<L>, work: &Work) -> Result<(), RunError> {
+        let wiring = &shared.wiring;
+        let other = wiring.agent_keys.keys().find(|a| **a != self.agent).cloned();
         let payload = match other {
             Some(other) => {
                 let body = Body::TaskResult(TaskResult {
@@ -265,22 +385,23 @@ impl<L: Ledger> Sim<L> {
                     error: None,
                     duration_ms: Some(1),
                 });
-                let mut envelope = Envelope::new(body.kind(), &self.wiring.festival, &other, 1, &body);
+                let mut envelope = Envelope::new(body.kind(), &wiring.festival, &other, 1, &body);
                 wire::sign(&mut envelope, &self.key);
                 wire::encode(&envelope)
             }
             None => b"{\"type\": \"task_result\", \"oops\"".to_vec(),
         };
-        self.ledger.submit(&self.wiring.status_topic, &payload).await?;
+        shared.ledger.submit(&wiring.status_topic, &payload).await?;
         Ok(())
     }
 
-    async fn send(&mut self, body: &Body) -> Result<(), RunError> {
+    async fn send<L: Ledger>(&mut self, shared: &Shared<L>, body: &Body) -> Result<(), RunError> {
         self.sent += 1;
-        let mut envelope = Envelope::new(body.kind(), &self.wiring.festival, &self.agent, self.sent, body);
+        let mut envelope = Envelope::new(body.kind(), &shared.wiring.festival, &self.agent, self.sent, body);
         wire::sign(&mut envelope, &self.key);
-        self.ledger
-            .submit(&self.wiring.status_topic, &wire::encode(&envelope))
+        shared
+            .ledger
+            .submit(&shared.wiring.status_topic, &wire::encode(&envelope))
             .await?;
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
@@ -13,10 +13,11 @@ use crate::agent::simulate::{self, Behaviour};
 use crate::check::Festival;
 use crate::diagnostics;
 use crate::engine::{Config, Engine, Outcome};
-use crate::executor::{Coordinator, Options, RunError, setup};
+use crate::executor::{Coordinator, Options, RunError, Wiring, setup};
 use crate::ledger::LocalLedger;
 use crate::load::load;
 use crate::spec::ProcessEnv;
+use crate::wire::Keyring;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -55,6 +56,11 @@ pub struct RunArgs {
     /// With `--simulate`, leave approvals to people (`baton approve`) instead of simulated approvers.
     #[arg(long)]
     pub manual_approvals: bool,
+    /// With `--simulate`, the simulated agents share one replica of the log instead of one each:
+    /// every message is checked and folded once for all of them (far less CPU and memory on a
+    /// large festival; agents answer more at once, so payments batch more).
+    #[arg(long)]
+    pub shared_replica: bool,
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
@@ -152,57 +158,7 @@ async fn execute(args: &RunArgs, festival: Arc<Festival>) -> Result<(Engine, cra
     });
     let agents = cancel.child_token();
     if args.simulate {
-        let behaviour = Behaviour {
-            seed: args.seed,
-            success_rate: args.success_rate,
-            crash_rate: args.crash_rate,
-            forge_rate: args.forge_rate,
-            max_work: Duration::from_millis(args.work_ms),
-            min_work: Duration::from_millis(args.work_ms / 10),
-            heartbeat: Duration::from_secs((args.heartbeat_grace / 3).max(1)),
-            downtime: Duration::from_secs(args.heartbeat_grace + 1),
-        };
-        for agent in &festival.agents {
-            let id = agent.id.value.clone();
-            let key = keyring
-                .get(&id)
-                .cloned()
-                .ok_or_else(|| RunError::Setup(format!("no key for agent `{id}`")))?;
-            let run = simulate::run(
-                ledger.clone(),
-                festival.clone(),
-                wiring.clone(),
-                id.clone(),
-                key,
-                behaviour.clone(),
-                agents.clone(),
-            );
-            tokio::spawn(async move {
-                if let Err(e) = run.await {
-                    tracing::error!(agent = %id, "simulated agent stopped: {e}");
-                }
-            });
-        }
-        for approver in festival.approvers.iter().filter(|_| !args.manual_approvals) {
-            let id = approver.id.value.clone();
-            let key = keyring
-                .get(&id)
-                .cloned()
-                .ok_or_else(|| RunError::Setup(format!("no key for approver `{id}`")))?;
-            let run = simulate::approver(
-                ledger.clone(),
-                festival.clone(),
-                wiring.clone(),
-                id.clone(),
-                key,
-                agents.clone(),
-            );
-            tokio::spawn(async move {
-                if let Err(e) = run.await {
-                    tracing::error!(approver = %id, "simulated approver stopped: {e}");
-                }
-            });
-        }
+        spawn_simulated(args, &festival, &ledger, &wiring, &keyring, &agents)?;
     }
     let engine = Engine::new(festival.clone(), &config)?;
     let mut coordinator = Coordinator::new(ledger, engine, wiring, key);
@@ -213,9 +169,82 @@ async fn execute(args: &RunArgs, festival: Arc<Festival>) -> Result<(Engine, cra
     let mut bars = Bars::new(&festival, args.quiet);
     let summary = coordinator.run(&options, &cancel, &mut |e| bars.update(e)).await;
     agents.cancel();
-    bars.finish();
+    bars.finish(coordinator.engine());
     let summary = summary?;
     Ok((coordinator.into_engine(), summary))
+}
+
+/// Starts the simulated agents, each following the log with its own replica or, with
+/// `--shared-replica`, all on one, and unless approvals are manual the simulated approvers; they
+/// stop when `cancel` fires.
+fn spawn_simulated(
+    args: &RunArgs,
+    festival: &Arc<Festival>,
+    ledger: &Arc<LocalLedger>,
+    wiring: &Wiring,
+    keyring: &Keyring,
+    cancel: &CancellationToken,
+) -> Result<(), RunError> {
+    let behaviour = Behaviour {
+        seed: args.seed,
+        success_rate: args.success_rate,
+        crash_rate: args.crash_rate,
+        forge_rate: args.forge_rate,
+        max_work: Duration::from_millis(args.work_ms),
+        min_work: Duration::from_millis(args.work_ms / 10),
+        heartbeat: Duration::from_secs((args.heartbeat_grace / 3).max(1)),
+        downtime: Duration::from_secs(args.heartbeat_grace + 1),
+    };
+    let mut crew = Vec::new();
+    for agent in &festival.agents {
+        let id = agent.id.value.clone();
+        let key = keyring
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| RunError::Setup(format!("no key for agent `{id}`")))?;
+        crew.push((id, key));
+    }
+    let crews = if args.shared_replica {
+        vec![crew]
+    } else {
+        crew.into_iter().map(|agent| vec![agent]).collect()
+    };
+    for crew in crews {
+        let run = simulate::crew(
+            ledger.clone(),
+            festival.clone(),
+            wiring.clone(),
+            crew,
+            behaviour.clone(),
+            cancel.clone(),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = run.await {
+                tracing::error!("simulated agent stopped: {e}");
+            }
+        });
+    }
+    for approver in festival.approvers.iter().filter(|_| !args.manual_approvals) {
+        let id = approver.id.value.clone();
+        let key = keyring
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| RunError::Setup(format!("no key for approver `{id}`")))?;
+        let run = simulate::approver(
+            ledger.clone(),
+            festival.clone(),
+            wiring.clone(),
+            id.clone(),
+            key,
+            cancel.clone(),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = run.await {
+                tracing::error!(approver = %id, "simulated approver stopped: {e}");
+            }
+        });
+    }
+    Ok(())
 }
 
 /// Progress bars: tasks done, tasks paid.
@@ -223,7 +252,13 @@ struct Bars {
     _multi: MultiProgress,
     done: ProgressBar,
     paid: ProgressBar,
+    /// When the bars were last brought up to date.
+    drawn: Option<Instant>,
 }
+
+/// The bars are brought up to date at most this often: the run loop calls `update` after every
+/// step, far more often than anyone can read.
+const REFRESH: Duration = Duration::from_millis(100);
 
 impl Bars {
     fn new(festival: &Festival, quiet: bool) -> Self {
@@ -242,26 +277,37 @@ impl Bars {
             _multi: multi,
             done,
             paid,
+            drawn: None,
         }
     }
 
+    /// Brings the bars up to date, unless they were less than [`REFRESH`] ago.
     fn update(&mut self, engine: &Engine) {
-        let views = engine.task_views();
-        let terminal = views.iter().filter(|v| v.terminal).count() as u64;
+        let now = Instant::now();
+        if self.drawn.is_some_and(|at| now.duration_since(at) < REFRESH) {
+            return;
+        }
+        self.drawn = Some(now);
+        self.draw(engine);
+    }
+
+    fn draw(&self, engine: &Engine) {
         let counts: Vec<String> = engine
             .counts()
             .into_iter()
             .filter(|(_, n)| *n > 0)
             .map(|(s, n)| format!("{s} {n}"))
             .collect();
-        self.done.set_position(terminal);
+        self.done.set_position(engine.terminal_tasks() as u64);
         self.done.set_message(counts.join(", "));
         let (sum, n) = engine.paid();
         self.paid.set_position(n as u64);
         self.paid.set_message(format!("{} minor units", sum));
     }
 
-    fn finish(&self) {
+    /// Shows where the run ended and leaves the bars.
+    fn finish(&self, engine: &Engine) {
+        self.draw(engine);
         self.done.finish();
         self.paid.finish();
     }

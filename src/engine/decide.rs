@@ -1,6 +1,8 @@
 //! Deciding what happens next: due timers, the duty of each task whose state changed, payments
 //! in batches, transfers of intents in the log, and assignments of ready tasks.
 
+use std::cmp::Reverse;
+
 use serde_json::{Map, Value as Json, json};
 
 use super::event::{Command, PaymentOrder};
@@ -18,7 +20,7 @@ impl Engine {
     pub fn decide(&mut self) -> Vec<Command> {
         let mut out = Vec::new();
         self.due_deadlines(&mut out);
-        let dirty = std::mem::take(&mut self.dirty);
+        let dirty = self.dirty.take();
         let mut orders = Vec::new();
         for t in dirty {
             self.duty(t, &mut out, &mut orders);
@@ -26,29 +28,36 @@ impl Engine {
         self.pay(orders, &mut out);
         self.transfers(&mut out);
         self.assign(&mut out);
+        #[cfg(test)]
+        self.assert_indexes();
         out
     }
 
     fn due_deadlines(&mut self, out: &mut Vec<Command>) {
-        while let Some(&(when, t, entered, k)) = self.deadlines.first() {
+        while let Some(&Reverse(deadline)) = self.deadlines.peek() {
+            let (when, t, entered, k) = deadline;
             if when > self.now {
                 break;
             }
-            self.deadlines.pop_first();
+            // The same deadline pushed twice is one deadline.
+            while self.deadlines.peek() == Some(&Reverse(deadline)) {
+                self.deadlines.pop();
+            }
             let s = &self.tasks[t];
             if s.entered != entered {
                 continue;
             }
             if s.busy {
                 self.deadlines
-                    .insert((self.now.saturating_add(1_000_000_000), t, entered, k));
+                    .push(Reverse((self.now.saturating_add(1_000_000_000), t, entered, k)));
                 continue;
             }
             let (event, reason) = if k == HEARTBEAT {
                 let Some(a) = s.agent else { continue };
                 let last = entered.max(self.agents[a].last_heartbeat);
                 if self.now.saturating_sub(last) < self.grace {
-                    self.deadlines.insert((last.saturating_add(self.grace), t, entered, k));
+                    self.deadlines
+                        .push(Reverse((last.saturating_add(self.grace), t, entered, k)));
                     continue;
                 }
                 let agent = &self.festival.agents[a].id.value;
@@ -135,7 +144,12 @@ impl Engine {
         let s = &self.tasks[t];
         let report = s.report.clone().unwrap_or_else(|| json!({}));
         let attempt = s.attempt;
-        let upstream = self.upstream(t);
+        // Only gates read the tasks upstream: with none to run, building them is wasted.
+        let upstream = if gates.is_empty() {
+            Json::Object(Map::new())
+        } else {
+            self.upstream(t)
+        };
         self.tasks[t].busy = true;
         out.push(Command::RunGates {
             task: self.task_id(t).to_string(),
@@ -146,7 +160,8 @@ impl Engine {
         });
     }
 
-    /// Task id to `{verdict: {pass, reasons}, report}` of the tasks `t` depends on.
+    /// Task id to `{verdict: {pass, reasons}, report}` of the tasks `t` depends on (built by hand:
+    /// `json!` would serialize the reasons through serde).
     fn upstream(&self, t: usize) -> Json {
         let mut map = Map::new();
         for d in self.festival.dependencies(t) {
@@ -155,10 +170,14 @@ impl Engine {
                 (Json::Bool(v.passed), super::view::reasons(&v.verdicts))
             });
             let report = s.report.clone().unwrap_or(Json::Null);
-            map.insert(
-                self.task_id(d).to_string(),
-                json!({"verdict": {"pass": pass, "reasons": reasons}, "report": report}),
-            );
+            let reasons = Json::Array(reasons.into_iter().map(Json::String).collect());
+            let mut verdict = Map::new();
+            verdict.insert("pass".into(), pass);
+            verdict.insert("reasons".into(), reasons);
+            let mut entry = Map::new();
+            entry.insert("verdict".into(), Json::Object(verdict));
+            entry.insert("report".into(), report);
+            map.insert(self.task_id(d).to_string(), Json::Object(entry));
         }
         Json::Object(map)
     }

@@ -20,7 +20,8 @@ mod view;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
 pub use event::{Command, Event, Fact, Nanos, PaymentOrder, Rejection, Sender};
@@ -29,7 +30,7 @@ pub use view::{Action, GateView, Outcome, TaskView, Work};
 use crate::check::Festival;
 use crate::gates::GateEngine;
 use machine::Machine;
-use state::{AgentState, Intent, TaskState};
+use state::{AgentState, Intent, TaskSet, TaskState};
 
 /// Payments in one transfer transaction at most.
 pub const MAX_PAYMENTS_PER_TRANSFER: usize = 10;
@@ -37,6 +38,9 @@ pub const MAX_PAYMENTS_PER_TRANSFER: usize = 10;
 /// Agents credited in one transfer transaction at most: Hedera allows ten token movements and the
 /// treasury's debit is one of them. Payments to the same agent share one movement.
 pub const MAX_AGENTS_PER_TRANSFER: usize = 9;
+
+/// `(when, task, entered, timeout index or usize::MAX for the heartbeat)`.
+type Deadline = (Nanos, usize, Nanos, usize);
 
 /// How the coordinator behaves where the workflow does not say.
 #[derive(Debug, Clone)]
@@ -80,17 +84,28 @@ pub struct Engine {
     now: Nanos,
     last_valid_start: Nanos,
     /// Tasks whose duties must be looked at again by `decide`.
-    dirty: BTreeSet<usize>,
+    dirty: TaskSet,
     /// Tasks in their initial state whose dependencies are complete.
     ready: BTreeSet<usize>,
-    /// `(when, task, entered, timeout index or usize::MAX for the heartbeat)`.
-    deadlines: BTreeSet<(Nanos, usize, Nanos, usize)>,
+    /// `(when, task, entered, timeout index or usize::MAX for the heartbeat)`, earliest on top.
+    /// A min-heap: deadlines are mostly pushed in time order, which costs next to nothing, and
+    /// the stale ones (the task moved on) are dropped when they come due.
+    deadlines: BinaryHeap<Reverse<Deadline>>,
     /// Intents in the log with a task not settled yet.
     unsettled: BTreeSet<String>,
     /// Transfers handed to the shell and not settled yet.
     transferring: HashSet<String>,
     /// Tasks held by an agent (neither initial, terminal nor done).
     active: usize,
+    /// Per agent, the tasks it holds in a state where it has something to do (start, submit or
+    /// send heartbeats), so that an agent's work is found without looking at every task.
+    held: Vec<BTreeSet<usize>>,
+    /// Per lifecycle and state, whether a task's agent has something to do in it.
+    agent_acts: Vec<Vec<bool>>,
+    /// Per lifecycle and state, the tasks in it.
+    in_state: Vec<Vec<usize>>,
+    /// Tasks not in a terminal state.
+    open: usize,
     /// Assignments decided and not yet in the log.
     reserved: usize,
     applied: u64,
@@ -110,8 +125,11 @@ impl Engine {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let tasks = (0..festival.tasks.len())
-            .map(|i| TaskState::new(machines[festival.task_lifecycle[i]].initial))
+        let tasks: Vec<TaskState> = (0..festival.tasks.len())
+            .map(|i| {
+                let m = &machines[festival.task_lifecycle[i]];
+                TaskState::new(m.initial, m.states.len())
+            })
             .collect();
         let agents = festival.agents.iter().map(AgentState::new).collect();
         let agent_index = festival
@@ -126,7 +144,17 @@ impl Engine {
             .unwrap_or(usize::MAX)
             .max(1);
         let grace = i64::try_from(config.heartbeat_grace_secs).unwrap_or(i64::MAX / 2) * 1_000_000_000;
-        let dirty = (0..festival.tasks.len()).collect();
+        let dirty = TaskSet::all(festival.tasks.len());
+        let agent_acts = machines
+            .iter()
+            .map(|m| {
+                (0..m.states.len())
+                    .map(|s| m.has_event(s, "start") || m.has_event(s, "submit") || m.watched[s])
+                    .collect()
+            })
+            .collect();
+        let (in_state, open) = count_states(&machines, &festival.task_lifecycle, &tasks);
+        let held = vec![BTreeSet::new(); festival.agents.len()];
         Ok(Self {
             festival,
             machines,
@@ -143,10 +171,14 @@ impl Engine {
             last_valid_start: 0,
             dirty,
             ready: BTreeSet::new(),
-            deadlines: BTreeSet::new(),
+            deadlines: BinaryHeap::new(),
             unsettled: BTreeSet::new(),
             transferring: HashSet::new(),
             active: 0,
+            held,
+            agent_acts,
+            in_state,
+            open,
             reserved: 0,
             applied: 0,
         })
@@ -198,7 +230,7 @@ impl Engine {
         }
         self.reserved = 0;
         self.transferring.clear();
-        self.dirty = (0..self.tasks.len()).collect();
+        self.dirty = TaskSet::all(self.tasks.len());
     }
 
     fn machine(&self, task: usize) -> &Machine {
@@ -208,4 +240,15 @@ impl Engine {
     fn task_id(&self, task: usize) -> &str {
         &self.festival.tasks[task].id.value
     }
+}
+
+/// Tasks per lifecycle and state, and tasks not in a terminal state.
+fn count_states(machines: &[Machine], task_lifecycle: &[usize], tasks: &[TaskState]) -> (Vec<Vec<usize>>, usize) {
+    let mut in_state: Vec<Vec<usize>> = machines.iter().map(|m| vec![0; m.states.len()]).collect();
+    let mut open = 0;
+    for (s, &lifecycle) in tasks.iter().zip(task_lifecycle) {
+        in_state[lifecycle][s.state] += 1;
+        open += usize::from(!machines[lifecycle].terminal[s.state]);
+    }
+    (in_state, open)
 }

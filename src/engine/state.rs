@@ -38,11 +38,17 @@ pub(crate) struct Verdict {
 }
 
 impl TaskState {
-    pub(crate) fn new(initial: usize) -> Self {
+    /// A task in state `initial` of a lifecycle of `states` states.
+    pub(crate) fn new(initial: usize, states: usize) -> Self {
         Self {
             state: initial,
             attempt: 1,
-            visited: vec![initial],
+            visited: {
+                // Room for every state: an attempt visits each at most once.
+                let mut visited = Vec::with_capacity(states);
+                visited.push(initial);
+                visited
+            },
             agent: None,
             avoid: None,
             entered: 0,
@@ -87,4 +93,42 @@ pub(crate) struct Intent {
     pub(crate) payments: Vec<PaymentOrder>,
     /// Tasks of the intent whose settlement is in the log.
     pub(crate) settled: usize,
+}
+
+/// A set of tasks with constant-time insertion, handed out in ascending order.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskSet {
+    members: Vec<usize>,
+    member: Vec<bool>,
+}
+
+impl TaskSet {
+    /// Every task of `n`.
+    pub(crate) fn all(n: usize) -> Self {
+        Self {
+            members: (0..n).collect(),
+            member: vec![true; n],
+        }
+    }
+
+    pub(crate) fn insert(&mut self, t: usize) {
+        if !self.member[t] {
+            self.member[t] = true;
+            self.members.push(t);
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Empties the set and returns its tasks in ascending order.
+    pub(crate) fn take(&mut self) -> Vec<usize> {
+        let mut out = std::mem::take(&mut self.members);
+        for &t in &out {
+            self.member[t] = false;
+        }
+        out.sort_unstable();
+        out
+    }
 }

@@ -1,6 +1,8 @@
 //! Moving a task between states: guards, attempts, deadlines, agent load and the tasks a
 //! completed dependency unblocks.
 
+use std::cmp::Reverse;
+
 use serde_json::json;
 
 use super::Engine;
@@ -42,9 +44,13 @@ impl Engine {
         self.hold(t, false);
         let now = self.now;
         let grace = self.grace;
-        let machine = &self.machines[self.festival.task_lifecycle[t]];
+        let lifecycle = self.festival.task_lifecycle[t];
+        let machine = &self.machines[lifecycle];
         let s = &mut self.tasks[t];
         let was_done = machine.done[s.state];
+        self.in_state[lifecycle][s.state] -= 1;
+        self.in_state[lifecycle][to] += 1;
+        self.open = self.open + usize::from(machine.terminal[s.state]) - usize::from(machine.terminal[to]);
         if s.visited.contains(&to) {
             s.attempt += 1;
             s.visited.clear();
@@ -60,10 +66,11 @@ impl Engine {
             s.avoid = s.agent.take().or(s.avoid);
         }
         for (k, (after, _)) in machine.timeouts[to].iter().enumerate() {
-            self.deadlines.insert((now.saturating_add(*after), t, now, k));
+            self.deadlines.push(Reverse((now.saturating_add(*after), t, now, k)));
         }
         if machine.watched[to] {
-            self.deadlines.insert((now.saturating_add(grace), t, now, usize::MAX));
+            self.deadlines
+                .push(Reverse((now.saturating_add(grace), t, now, usize::MAX)));
         }
         if machine.done[to] && !was_done {
             let node = self.festival.node(t);
@@ -82,11 +89,19 @@ impl Engine {
         self.hold(t, true);
     }
 
-    /// Counts task `t` in (or out of) its agent's load and the festival's active tasks.
+    /// Counts task `t` in (or out of) its agent's load, the festival's active tasks and the tasks
+    /// its agent has something to do for. Called with `false` before a task's state or agent
+    /// changes and with `true` after.
     pub(super) fn hold(&mut self, t: usize, on: bool) {
-        let m = self.machine(t);
+        let lifecycle = self.festival.task_lifecycle[t];
+        let m = &self.machines[lifecycle];
         let s = &self.tasks[t];
         let Some(a) = s.agent else { return };
+        if !on {
+            self.held[a].remove(&t);
+        } else if self.agent_acts[lifecycle][s.state] {
+            self.held[a].insert(t);
+        }
         if s.state == m.initial || m.terminal[s.state] || m.done[s.state] {
             return;
         }

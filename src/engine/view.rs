@@ -88,13 +88,20 @@ impl Engine {
                 }
             }
         }
-        for (t, s) in self.tasks.iter().enumerate() {
-            let name = &self.machine(t).states[s.state];
-            if let Some(entry) = out.iter_mut().find(|(n, _)| n == name) {
-                entry.1 += 1;
+        for (m, counts) in self.machines.iter().zip(&self.in_state) {
+            for (name, &n) in m.states.iter().zip(counts) {
+                if let Some(entry) = out.iter_mut().find(|(s, _)| s == name) {
+                    entry.1 += n;
+                }
             }
         }
         out
+    }
+
+    /// Tasks in a terminal state.
+    #[must_use]
+    pub fn terminal_tasks(&self) -> usize {
+        self.tasks.len() - self.open
     }
 
     /// Total paid so far, in minor units, and the number of tasks paid.
@@ -109,10 +116,7 @@ impl Engine {
     /// Whether the run is over, and how.
     #[must_use]
     pub fn outcome(&self) -> Outcome {
-        let open: Vec<usize> = (0..self.tasks.len())
-            .filter(|&t| !self.machine(t).terminal[self.tasks[t].state])
-            .collect();
-        if open.is_empty() {
+        if self.open == 0 {
             return Outcome::Finished;
         }
         let idle = self.active == 0
@@ -121,7 +125,7 @@ impl Engine {
             && self.unsettled.is_empty()
             && self.dirty.is_empty()
             && self.tasks.iter().all(|s| !s.busy);
-        if idle && self.all_blocked(&open) {
+        if idle && self.all_blocked() {
             Outcome::Stuck
         } else {
             Outcome::Running
@@ -130,7 +134,7 @@ impl Engine {
 
     /// Whether every open task waits on something that will never happen: a dependency that
     /// ended without completing, or a payment that failed.
-    fn all_blocked(&self, open: &[usize]) -> bool {
+    fn all_blocked(&self) -> bool {
         let Ok(order) = petgraph::algo::toposort(&self.festival.graph, None) else {
             return false;
         };
@@ -149,7 +153,7 @@ impl Engine {
                 s.payment_error.is_some()
             };
         }
-        open.iter().all(|&t| blocked[t])
+        (0..self.tasks.len()).all(|t| blocked[t] || self.machine(t).terminal[self.tasks[t].state])
     }
 }
 
@@ -192,7 +196,8 @@ impl Engine {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for (t, s) in self.tasks.iter().enumerate() {
+        for &t in &self.held[a] {
+            let s = &self.tasks[t];
             if s.agent != Some(a) {
                 continue;
             }
@@ -221,10 +226,32 @@ impl Engine {
         let Some(&a) = self.agent_index.get(agent) else {
             return false;
         };
-        self.tasks
-            .iter()
-            .enumerate()
-            .any(|(t, s)| s.agent == Some(a) && self.machine(t).watched[s.state])
+        self.held[a].iter().any(|&t| {
+            let s = &self.tasks[t];
+            s.agent == Some(a) && self.machine(t).watched[s.state]
+        })
+    }
+}
+
+#[cfg(test)]
+impl Engine {
+    /// Checks the counters and indexes kept as tasks move against a scan of every task.
+    pub(super) fn assert_indexes(&self) {
+        let mut in_state: Vec<Vec<usize>> = self.machines.iter().map(|m| vec![0; m.states.len()]).collect();
+        let mut held = vec![std::collections::BTreeSet::new(); self.agents.len()];
+        for (t, s) in self.tasks.iter().enumerate() {
+            let lifecycle = self.festival.task_lifecycle[t];
+            in_state[lifecycle][s.state] += 1;
+            if let Some(a) = s.agent.filter(|_| self.agent_acts[lifecycle][s.state]) {
+                held[a].insert(t);
+            }
+        }
+        let open = (0..self.tasks.len())
+            .filter(|&t| !self.machine(t).terminal[self.tasks[t].state])
+            .count();
+        assert_eq!(self.in_state, in_state, "tasks per state");
+        assert_eq!(self.held, held, "tasks each agent holds");
+        assert_eq!(self.open, open, "open tasks");
     }
 }
 

@@ -98,6 +98,16 @@ impl LocalLedger {
         self.read(tokens::transfers)
     }
 
+    /// Appends many messages in one write transaction, in the order given: each gets the
+    /// sequence number and consensus time [`Ledger::submit`] would give it, one after the other.
+    /// For building large logs at once (benchmarks, imports); waiting readers are woken once.
+    pub fn submit_many(&self, messages: &[(TopicId, Vec<u8>)]) -> Result<Vec<(u64, ConsensusTime)>, LedgerError> {
+        self.run_due()?;
+        let written = self.write("submitting messages", |conn| topics::append_many(conn, messages))?;
+        self.notify.notify_waiters();
+        Ok(written)
+    }
+
     fn lock(&self) -> Result<MutexGuard<'_, Connection>, LedgerError> {
         self.conn
             .lock()

@@ -1,8 +1,10 @@
 //! Topics and their messages.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension};
 
-use super::{DbContext, next_consensus, next_entity};
+use super::{DbContext, META_LAST_CONSENSUS, meta, next_consensus, next_entity, set_meta, wall_clock};
 use crate::ledger::{ConsensusTime, LedgerError, TopicId, TopicMessage};
 
 /// Creates a topic with a new id. Call inside a write transaction.
@@ -84,4 +86,47 @@ pub(super) fn messages(
 /// Sequence numbers are stored as SQLite integers and are always at least 1.
 fn sequence_number(stored: i64) -> u64 {
     u64::try_from(stored).unwrap_or_default()
+}
+
+/// Appends messages in the order given, each with the sequence number and consensus time
+/// [`append`] would give it, with statements prepared once. Call inside a write transaction.
+pub(super) fn append_many(
+    conn: &Connection,
+    messages: &[(TopicId, Vec<u8>)],
+) -> Result<Vec<(u64, ConsensusTime)>, LedgerError> {
+    let mut last_sequence: HashMap<&TopicId, i64> = HashMap::new();
+    for (topic, _) in messages {
+        if last_sequence.contains_key(topic) {
+            continue;
+        }
+        if !exists(conn, topic)? {
+            return Err(LedgerError::UnknownTopic(topic.clone()));
+        }
+        let last: i64 = conn
+            .query_row(
+                "SELECT COALESCE(MAX(sequence), 0) FROM messages WHERE topic = ?1",
+                [&topic.0],
+                |row| row.get(0),
+            )
+            .during("numbering a message")?;
+        last_sequence.insert(topic, last);
+    }
+    let mut consensus = meta(conn, META_LAST_CONSENSUS)?;
+    let mut insert = conn
+        .prepare_cached("INSERT INTO messages (topic, sequence, consensus, payload) VALUES (?1, ?2, ?3, ?4)")
+        .during("appending a message")?;
+    let mut out = Vec::with_capacity(messages.len());
+    for (topic, payload) in messages {
+        let sequence = last_sequence.get_mut(topic).map_or(1, |s| {
+            *s = s.saturating_add(1);
+            *s
+        });
+        consensus = wall_clock().max(consensus.saturating_add(1));
+        insert
+            .execute((&topic.0, sequence, consensus, payload))
+            .during("appending a message")?;
+        out.push((sequence_number(sequence), ConsensusTime(consensus)));
+    }
+    set_meta(conn, META_LAST_CONSENSUS, consensus)?;
+    Ok(out)
 }

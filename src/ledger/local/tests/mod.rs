@@ -126,6 +126,41 @@ async fn sequence_numbers_and_strictly_increasing_consensus() -> TestResult {
 }
 
 #[tokio::test]
+async fn a_bulk_submit_numbers_and_times_like_single_submits() -> TestResult {
+    let scratch = Scratch::new();
+    let ledger = scratch.open();
+    let (a, b) = (ledger.create_topic("a").await?, ledger.create_topic("b").await?);
+    let (_, before) = ledger.submit(&a, b"first").await?;
+    let batch: Vec<(TopicId, Vec<u8>)> = (0..6u8)
+        .map(|i| (if i % 3 == 0 { b.clone() } else { a.clone() }, vec![i]))
+        .collect();
+    let written = ledger.submit_many(&batch)?;
+    let sequences: Vec<u64> = written.iter().map(|w| w.0).collect();
+    assert_eq!(sequences, [1, 2, 3, 2, 4, 5]);
+    assert!(written[0].1 > before);
+    assert!(written.windows(2).all(|w| w[0].1 < w[1].1), "{written:?}");
+    let (sequence, after) = ledger.submit(&a, b"last").await?;
+    assert_eq!((sequence, after > written[5].1), (6, true));
+    let on_b = ledger.messages(&b, 0, 10).await?;
+    assert_eq!(
+        on_b.iter().map(|m| m.payload.clone()).collect::<Vec<_>>(),
+        [vec![0], vec![3]]
+    );
+    assert_strictly_increasing(&ledger.messages(&a, 0, 10).await?);
+    let missing = TopicId("0.0.9999".to_owned());
+    assert!(matches!(
+        ledger.submit_many(&[(a.clone(), vec![9]), (missing, vec![9])]),
+        Err(LedgerError::UnknownTopic(_))
+    ));
+    assert_eq!(
+        ledger.messages(&a, 6, 10).await?.len(),
+        0,
+        "a refused batch writes nothing"
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn consensus_time_never_goes_back_even_if_the_clock_does() -> TestResult {
     let scratch = Scratch::new();
     let ledger = scratch.open();

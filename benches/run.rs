@@ -1,0 +1,179 @@
+//! A whole `baton run --simulate` of the generated 10,000-task workflow (100 layers x 100 tasks,
+//! each depending on two tasks of the layer before, 10 agents) on the local ledger, with instant
+//! agents, in release mode: `cargo bench --bench run` (`BATON_BENCH_LAYERS=N` for N layers,
+//! `BATON_BENCH_RUNS` runs of the default mode, 1 unless set as one takes about half a minute,
+//! `BATON_BENCH_SHARED_RUNS` runs with `--shared-replica`, 3 unless set, 0 to skip it, and
+//! `BATON_BENCH_BIN` to time another build of `baton`).
+//!
+//! It starts the release binary as a user would: `baton run FILE --simulate --work-ms 0
+//! --success-rate 1 --quiet --state DIR` in a fresh state directory each run, so every message is
+//! signed, written to SQLite, read back, checked and folded, and every payment is a transfer on
+//! the ledger; then the same with `--shared-replica` (the simulated agents share one replica of
+//! the log instead of one each). For each it reports tasks per second, microseconds per task and
+//! the child's CPU time (median of the runs), and its peak memory (`VmHWM` of `/proc/PID/status`,
+//! read while it runs). The baselines are the median of three runs.
+//!
+//! Baselines, in the same process: loading and checking the same workflow file (`load::load`,
+//! which the run does first), and the engine alone driving the same festival to payment with
+//! instant agents and no I/O (as in `benches/engine.rs`).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use common::{Drive, WIDTH, env_usize, proc_status_kib, time};
+
+/// One run of the binary.
+struct Run {
+    wall: Duration,
+    /// User and system time of the child, in seconds.
+    cpu: f64,
+    /// Peak resident memory of the child, in KiB.
+    peak_kib: u64,
+    messages: u64,
+}
+
+fn main() {
+    let layers = env_usize("BATON_BENCH_LAYERS", 100);
+    let binary = std::env::var("BATON_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_baton").to_string());
+    let dir = std::env::temp_dir().join(format!("baton-bench-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let workflow = dir.join("bench.yaml");
+    std::fs::write(&workflow, common::generate(layers)).expect("the workflow is written");
+    let tasks = layers * WIDTH;
+
+    let env = BTreeMap::<String, String>::new();
+    let load = time(3, || baton::load::load(&workflow, &env).expect("the workflow loads"));
+    let festival = common::festival(layers);
+    let engine = time(3, || {
+        let mut d = Drive::new(festival.clone(), json!({"status": "completed"}), false);
+        d.run();
+        d
+    });
+    println!("{tasks} tasks; {binary}");
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / tasks as f64;
+    println!(
+        "baseline  load and check the workflow:        {:7.3} s  {:8.2} us/task",
+        load.wall.as_secs_f64(),
+        us(load.wall)
+    );
+    println!(
+        "baseline  engine alone to payment:            {:7.3} s  {:8.2} us/task",
+        engine.wall.as_secs_f64(),
+        us(engine.wall)
+    );
+    let modes: [(&str, &[&str], usize); 2] = [
+        (
+            "run       baton run --simulate:              ",
+            &[],
+            env_usize("BATON_BENCH_RUNS", 1).max(1),
+        ),
+        (
+            "run       baton run --simulate --shared-replica:",
+            &["--shared-replica"],
+            env_usize("BATON_BENCH_SHARED_RUNS", 3),
+        ),
+    ];
+    for (label, extra, runs) in modes.into_iter().filter(|m| m.2 > 0) {
+        let mut results: Vec<Run> = (0..runs)
+            .map(|i| run_once(&binary, &workflow, &dir.join(format!("state-{i}")), extra))
+            .collect();
+        results.sort_by_key(|r| r.wall);
+        print(label, tasks, &results, engine.wall);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Prints the median run and the peak memory of all runs.
+fn print(label: &str, tasks: usize, results: &[Run], engine: Duration) {
+    let median = &results[results.len() / 2];
+    let peak = results.iter().map(|r| r.peak_kib).max().unwrap_or(0);
+    let secs = median.wall.as_secs_f64();
+    println!(
+        "{label} {:7.3} s  {:8.2} us/task  {:6.0} tasks/s  {:6.0} messages/s ({} messages, median of {})",
+        secs,
+        secs * 1e6 / tasks as f64,
+        tasks as f64 / secs,
+        median.messages as f64 / secs,
+        median.messages,
+        results.len()
+    );
+    println!(
+        "          CPU time (user + system, all threads) {:.2} s, {:.1} us/task; peak memory (VmHWM) {:.0} MiB; {:.0}x the engine alone",
+        median.cpu,
+        median.cpu * 1e6 / tasks as f64,
+        peak as f64 / 1024.0,
+        secs / engine.as_secs_f64()
+    );
+}
+
+/// Runs the binary once in a fresh state directory, following its peak memory.
+fn run_once(binary: &str, workflow: &Path, state: &Path, extra: &[&str]) -> Run {
+    let _ = std::fs::remove_dir_all(state);
+    let cpu_before = children_cpu();
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .arg("run")
+        .arg(workflow)
+        .args([
+            "--simulate",
+            "--work-ms",
+            "0",
+            "--success-rate",
+            "1",
+            "--quiet",
+            "--state",
+        ])
+        .arg(state)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("baton starts");
+    let pid = child.id().to_string();
+    let mut peak_kib = 0;
+    // Read the output while it runs, so that a full pipe never stops the child.
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let stdout = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    let stderr = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            break status;
+        }
+        peak_kib = peak_kib.max(proc_status_kib(&pid, "VmHWM:").unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let wall = started.elapsed();
+    let stdout = stdout.join().expect("the output reader");
+    let stderr = stderr.join().expect("the error reader");
+    assert!(status.success(), "baton run failed: {stderr}");
+    assert!(stdout.contains("outcome: Finished"), "the run finishes: {stdout}");
+    let messages = stdout
+        .lines()
+        .find_map(|l| l.strip_suffix(" rejected")?.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    Run {
+        wall,
+        cpu: children_cpu() - cpu_before,
+        peak_kib,
+        messages,
+    }
+}
+
+/// User and system time of the children this process has waited for, in seconds
+/// (`cutime` and `cstime` of `/proc/self/stat`, in ticks of 1/100 s).
+fn children_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // `cutime` and `cstime` are fields 16 and 17 of the line; the first after the name is 3.
+    (ticks(13) + ticks(14)) / 100.0
+}
