@@ -76,18 +76,24 @@ fn killed_at_random_moments_it_pays_every_task_exactly_once() {
     }
 
     let ledger = LocalLedger::open(&state).expect("ledger");
-    let mut paid_by_memo: BTreeMap<String, usize> = BTreeMap::new();
-    for (_, memo, _, status) in ledger.transfers().expect("transfers") {
+    // Each task names the transaction that paid it; every successful transfer moved exactly what
+    // the tasks it paid were owed, so no task was paid twice.
+    let mut moved: BTreeMap<String, i64> = BTreeMap::new();
+    for (tx, _, moves, status) in ledger.transfers().expect("transfers") {
         if status == Status::Success {
-            for id in memo.split_whitespace().filter_map(|m| m.strip_prefix("payment:task:")) {
-                *paid_by_memo.entry(id.to_string()).or_default() += 1;
-            }
+            let paid = moves.iter().filter(|m| m.amount > 0).map(|m| m.amount).sum();
+            assert!(moved.insert(tx.to_string(), paid).is_none(), "{tx} listed twice");
         }
     }
+    let mut owed_by_tx: BTreeMap<String, i64> = BTreeMap::new();
     for t in tasks {
-        let id = t["id"].as_str().expect("id");
-        assert_eq!(paid_by_memo.get(id), Some(&1), "task {id} paid by exactly one transfer");
+        let tx = t["tx"].as_str().expect("a paid task names its transaction");
+        *owed_by_tx.entry(tx.to_string()).or_default() += t["paid"].as_i64().expect("paid amount");
     }
+    assert_eq!(
+        owed_by_tx, moved,
+        "successful transfers against what their tasks were owed"
+    );
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let token = "0.0.5005".parse().expect("token id");
     let balances: i64 = (1001..=1005)

@@ -18,7 +18,7 @@ use baton::agent::simulate::{self, Behaviour};
 use baton::check::Festival;
 use baton::engine::{Config, Engine, Outcome, Rejection, TaskView};
 use baton::executor::{Coordinator, LogReader, Options, Wiring, fold, setup};
-use baton::ledger::{Ledger, LocalLedger, Status, TopicMessage};
+use baton::ledger::{Ledger, LocalLedger, Status, TokenMove, TopicMessage, TxId};
 use baton::wire::{self, Body, Envelope, Keyring, MessageType, SigningKey, Topic};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -474,8 +474,8 @@ async fn assert_paid_once(engine: &Engine, fixture: &Fixture) {
             .find(|v| v.id == task)
             .expect("the task is in the festival");
         assert_eq!((view.state.as_str(), view.paid), ("paid", Some(reward)), "{view:#?}");
-        let memo = format!("payment:task:{task}");
-        let paying = |t: &&(_, String, _, Status)| t.3 == Status::Success && t.1.split_whitespace().any(|w| w == memo);
+        let tx = view.tx.as_deref().expect("a paid task names its transaction");
+        let paying = |t: &&(TxId, String, Vec<TokenMove>, Status)| t.3 == Status::Success && t.0.to_string() == tx;
         assert_eq!(transfers.iter().filter(paying).count(), 1, "{task}: {transfers:?}");
         let account = &fixture.wiring.accounts[agent];
         let balance = fixture.ledger.token_balance(account, &fixture.wiring.token).await;

@@ -1,7 +1,7 @@
 //! `baton run --simulate` end to end: every shipped workflow runs to payment on the local ledger,
 //! forged messages are rejected, a second run pays nothing twice, and `status` agrees with the run.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -231,9 +231,9 @@ fn each_shipped_workflow_runs_to_payment() {
 
         let ledger = LocalLedger::open(state.path()).expect("the local ledger opens");
         let transfers = ledger.transfers().expect("transfers can be listed");
-        let mut paid_in: BTreeMap<String, usize> = BTreeMap::new();
         let treasury: AccountId = TREASURY.parse().expect("treasury id parses");
-        for (tx, memo, moves, tx_status) in &transfers {
+        let mut moved: BTreeMap<String, i64> = BTreeMap::new();
+        for (tx, _, moves, tx_status) in &transfers {
             assert!(moves.len() <= 10, "{workflow}: {tx} has {} movements", moves.len());
             if *tx_status != Status::Success {
                 continue;
@@ -249,25 +249,35 @@ fn each_shipped_workflow_runs_to_payment() {
                 moves.iter().filter(|m| m.amount < 0).all(|m| m.account == treasury),
                 "{workflow}: {tx} takes from an account other than the treasury: {moves:?}"
             );
-            for word in memo.split_whitespace() {
-                if let Some(id) = word.strip_prefix("payment:task:") {
-                    *paid_in.entry(id.to_owned()).or_default() += 1;
-                }
-            }
-        }
-        for task in tasks(&status) {
-            let id = task_id(task);
-            assert_eq!(
-                paid_in.get(id).copied(),
-                Some(1),
-                "{workflow}: task {id} in memos of successful transfers: {transfers:?}"
+            let paid: i64 = moves.iter().filter(|m| m.amount > 0).map(|m| m.amount).sum();
+            assert!(
+                moved.insert(tx.to_string(), paid).is_none(),
+                "{workflow}: {tx} listed twice"
             );
         }
-        let known: BTreeSet<&str> = tasks(&status).iter().map(task_id).collect();
-        for id in paid_in.keys() {
-            assert!(known.contains(id.as_str()), "{workflow}: memo names unknown task {id}");
-        }
+        assert_paid_by_their_transactions(workflow, &status, &moved);
     }
+}
+
+/// Each task names the transaction that paid it; that transaction succeeded, and every successful
+/// transfer moved exactly what the tasks it paid were owed: no task paid twice, none unpaid.
+fn assert_paid_by_their_transactions(workflow: &str, status: &Value, moved: &BTreeMap<String, i64>) {
+    let mut owed: BTreeMap<String, i64> = BTreeMap::new();
+    for task in tasks(status) {
+        let id = task_id(task);
+        let tx = task["tx"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{workflow}: task {id} names no transaction"));
+        assert!(
+            moved.contains_key(tx),
+            "{workflow}: task {id}'s transaction {tx} did not succeed"
+        );
+        *owed.entry(tx.to_owned()).or_default() += task["paid"].as_i64().unwrap_or_default();
+    }
+    assert_eq!(
+        &owed, moved,
+        "{workflow}: successful transfers against what their tasks were owed"
+    );
 }
 
 #[test]

@@ -221,8 +221,8 @@ impl<L: Ledger> Coordinator<L> {
                 amount: -total,
             },
         );
-        let memo = payments.iter().map(|p| memo(&p.task)).collect::<Vec<_>>().join(" ");
-        let memo = truncate(&memo, 100);
+        let tasks: Vec<&str> = payments.iter().map(|p| p.task.as_str()).collect();
+        let memo = transfer_memo(&tasks);
         match self.ledger.transfer(tx, &self.wiring.token, &moves, &memo).await {
             Err(LedgerError::Duplicate(_)) => self
                 .ledger
@@ -266,10 +266,55 @@ pub fn memo(task: &str) -> String {
     format!("payment:task:{task}")
 }
 
+/// Hedera's limit on a transaction's memo, in bytes.
+const MAX_MEMO_BYTES: usize = 100;
+
+/// A transfer's memo: the original coordinator's `payment:task:<id>` for one task, and
+/// `payment:task:<id>,<id>,...` for a batch, within Hedera's 100 bytes. Ids that do not fit are
+/// counted instead (`... +3`): the payment intent in the log, under the same transaction id,
+/// names every task the transfer pays.
+#[must_use]
+pub fn transfer_memo(tasks: &[&str]) -> String {
+    let mut memo = memo(tasks.first().copied().unwrap_or_default());
+    for (i, task) in tasks.iter().enumerate().skip(1) {
+        let rest = tasks.len() - i;
+        let room = MAX_MEMO_BYTES.saturating_sub(format!(" +{}", rest - 1).len());
+        if (rest == 1 && memo.len() + 1 + task.len() <= MAX_MEMO_BYTES) || memo.len() + 1 + task.len() <= room {
+            memo.push(',');
+            memo.push_str(task);
+        } else {
+            memo.push_str(&format!(" +{rest}"));
+            break;
+        }
+    }
+    truncate(&memo, MAX_MEMO_BYTES)
+}
+
 fn truncate(text: &str, max: usize) -> String {
     let mut end = text.len().min(max);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
     text[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transfer_memo;
+
+    #[test]
+    fn memos_name_what_fits_in_100_bytes_and_count_the_rest() {
+        assert_eq!(transfer_memo(&["t1"]), "payment:task:t1");
+        assert_eq!(transfer_memo(&["t1", "t2", "t3"]), "payment:task:t1,t2,t3");
+        let long: Vec<String> = (0..10).map(|i| format!("hcs-subscription-resume-{i}")).collect();
+        let ids: Vec<&str> = long.iter().map(String::as_str).collect();
+        let memo = transfer_memo(&ids);
+        assert!(memo.len() <= 100, "{memo}");
+        assert_eq!(
+            memo,
+            "payment:task:hcs-subscription-resume-0,hcs-subscription-resume-1,hcs-subscription-resume-2 +7"
+        );
+        let huge = "x".repeat(150);
+        assert_eq!(transfer_memo(&[&huge]).len(), 100);
+    }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-pub use act::{assignment, memo};
+pub use act::{assignment, memo, transfer_memo};
 pub use log::{LogReader, Wiring, fold};
 
 use crate::check::Festival;
