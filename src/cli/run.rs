@@ -13,11 +13,12 @@ use crate::agent::simulate::{self, Behaviour};
 use crate::check::Festival;
 use crate::diagnostics;
 use crate::engine::{Config, Engine, Outcome};
-use crate::executor::{Coordinator, Options, RunError, Wiring, setup};
+use crate::executor::{Coordinator, Options, RunError, Summary, Wiring, setup};
+use crate::ledger::Ledger;
 use crate::ledger::LocalLedger;
 use crate::load::load;
 use crate::spec::ProcessEnv;
-use crate::wire::Keyring;
+use crate::wire::SigningKey;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -93,15 +94,8 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, u8> {
 }
 
 pub(super) fn run(args: &RunArgs, color: bool) -> u8 {
-    if args.network != "local" {
-        eprintln!(
-            "error: network `{}` needs the Hedera backend, which is not part of this build yet; use `--network local`",
-            args.network
-        );
-        return FAILURE;
-    }
-    let festival = match festival(&args.path, color) {
-        Ok(f) => Arc::new(f),
+    let festival = match super::festival_on(&args.path, &args.network, color) {
+        Ok(f) => f,
         Err(code) => return code,
     };
     let runtime = match runtime() {
@@ -136,18 +130,54 @@ pub(super) fn run(args: &RunArgs, color: bool) -> u8 {
     }
 }
 
-async fn execute(args: &RunArgs, festival: Arc<Festival>) -> Result<(Engine, crate::executor::Summary), RunError> {
+/// The signers' keys and the ledger each one writes through (on Hedera each pays from its own
+/// account; on the local ledger all share one).
+pub(super) struct Crew<L> {
+    pub keys: std::collections::HashMap<String, SigningKey>,
+    pub ledger_for: LedgerFor<L>,
+}
+
+/// The ledger a signer writes through.
+pub(super) type LedgerFor<L> = Box<dyn Fn(&str) -> Result<Arc<L>, RunError> + Send + Sync>;
+
+async fn execute(args: &RunArgs, festival: Arc<Festival>) -> Result<(Engine, Summary), RunError> {
+    #[cfg(feature = "hedera")]
+    if args.network != "local" {
+        return super::run_hedera::execute(args, festival).await;
+    }
     let ledger = Arc::new(LocalLedger::open(&args.state)?);
     let keyring = setup::keyring(&args.state, &festival)?;
     let wiring = setup::local(&ledger, &args.state, &festival, &keyring).await?;
-    let config = Config {
-        heartbeat_grace_secs: args.heartbeat_grace,
-        max_parallel: None,
-    };
     let key = keyring
         .get("coordinator")
         .cloned()
         .ok_or_else(|| RunError::Setup("no coordinator key".into()))?;
+    let keys = keyring
+        .names()
+        .filter_map(|name| keyring.get(name).map(|k| (name.to_string(), k.clone())))
+        .collect();
+    let shared = ledger.clone();
+    let crew = Crew {
+        keys,
+        ledger_for: Box::new(move |_| Ok(shared.clone())),
+    };
+    drive(args, festival, ledger, wiring, key, &crew).await
+}
+
+/// Runs the coordinator (and the simulated agents) on `ledger` until the festival is over or
+/// Ctrl-C.
+pub(super) async fn drive<L: Ledger + 'static>(
+    args: &RunArgs,
+    festival: Arc<Festival>,
+    ledger: Arc<L>,
+    wiring: Wiring,
+    key: SigningKey,
+    crew: &Crew<L>,
+) -> Result<(Engine, Summary), RunError> {
+    let config = Config {
+        heartbeat_grace_secs: args.heartbeat_grace,
+        max_parallel: None,
+    };
     let cancel = CancellationToken::new();
     let ctrl_c = cancel.clone();
     tokio::spawn(async move {
@@ -158,7 +188,7 @@ async fn execute(args: &RunArgs, festival: Arc<Festival>) -> Result<(Engine, cra
     });
     let agents = cancel.child_token();
     if args.simulate {
-        spawn_simulated(args, &festival, &ledger, &wiring, &keyring, &agents)?;
+        spawn_simulated(args, &festival, &wiring, crew, &agents)?;
     }
     let engine = Engine::new(festival.clone(), &config)?;
     let mut coordinator = Coordinator::new(ledger, engine, wiring, key);
@@ -177,12 +207,11 @@ async fn execute(args: &RunArgs, festival: Arc<Festival>) -> Result<(Engine, cra
 /// Starts the simulated agents, each following the log with its own replica or, with
 /// `--shared-replica`, all on one, and unless approvals are manual the simulated approvers; they
 /// stop when `cancel` fires.
-fn spawn_simulated(
+fn spawn_simulated<L: Ledger + 'static>(
     args: &RunArgs,
     festival: &Arc<Festival>,
-    ledger: &Arc<LocalLedger>,
     wiring: &Wiring,
-    keyring: &Keyring,
+    crew: &Crew<L>,
     cancel: &CancellationToken,
 ) -> Result<(), RunError> {
     let behaviour = Behaviour {
@@ -195,26 +224,29 @@ fn spawn_simulated(
         heartbeat: Duration::from_secs((args.heartbeat_grace / 3).max(1)),
         downtime: Duration::from_secs(args.heartbeat_grace + 1),
     };
-    let mut crew = Vec::new();
+    let key_of = |id: &str, what: &str| {
+        crew.keys
+            .get(id)
+            .cloned()
+            .ok_or_else(|| RunError::Setup(format!("no key for {what} `{id}`")))
+    };
+    let mut members = Vec::new();
     for agent in &festival.agents {
         let id = agent.id.value.clone();
-        let key = keyring
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| RunError::Setup(format!("no key for agent `{id}`")))?;
-        crew.push((id, key));
+        members.push((id.clone(), key_of(&id, "agent")?));
     }
     let crews = if args.shared_replica {
-        vec![crew]
+        vec![members]
     } else {
-        crew.into_iter().map(|agent| vec![agent]).collect()
+        members.into_iter().map(|agent| vec![agent]).collect()
     };
-    for crew in crews {
+    for members in crews {
+        let Some((first, _)) = members.first() else { continue };
         let run = simulate::crew(
-            ledger.clone(),
+            (crew.ledger_for)(first)?,
             festival.clone(),
             wiring.clone(),
-            crew,
+            members,
             behaviour.clone(),
             cancel.clone(),
         );
@@ -226,16 +258,12 @@ fn spawn_simulated(
     }
     for approver in festival.approvers.iter().filter(|_| !args.manual_approvals) {
         let id = approver.id.value.clone();
-        let key = keyring
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| RunError::Setup(format!("no key for approver `{id}`")))?;
         let run = simulate::approver(
-            ledger.clone(),
+            (crew.ledger_for)(&id)?,
             festival.clone(),
             wiring.clone(),
             id.clone(),
-            key,
+            key_of(&id, "approver")?,
             cancel.clone(),
         );
         tokio::spawn(async move {
