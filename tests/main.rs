@@ -9,6 +9,8 @@ mod gates;
 mod golden;
 #[cfg(feature = "hedera")]
 mod hedera;
+#[cfg(feature = "hedera")]
+mod hedera_run;
 mod rejections;
 mod robustness;
 mod run;

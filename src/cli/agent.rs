@@ -45,6 +45,13 @@ pub struct AgentArgs {
 }
 
 pub(super) fn run(args: &AgentArgs, color: bool) -> u8 {
+    if args.network != "local" {
+        eprintln!(
+            "error: `baton agent --network {}`: the daemon follows only the local ledger so far; on Hedera, agents run with `baton run --simulate`",
+            args.network
+        );
+        return FAILURE;
+    }
     let festival = match super::festival_on(&args.path, &args.network, color) {
         Ok(f) => f,
         Err(code) => return code,
