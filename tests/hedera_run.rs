@@ -1,13 +1,14 @@
 //! The whole cycle on Hedera's API, through the binary and the real SDK: `baton devnet` on free
 //! ports, `baton setup` creating the token, topics and one account per agent, `baton run
 //! --network devnet --simulate` with each simulated agent paying from its own account, balances
-//! read back through the SDK, and a second run paying nothing.
+//! read back through the SDK, and a second run paying nothing; then the same with the devnet
+//! answering BUSY and dropping calls, and the coordinator killed mid-run and started again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use assert_cmd::cargo::cargo_bin;
 use hiero_sdk::{AccountBalanceQuery, AccountId, Client, PrivateKey, TokenId};
@@ -26,7 +27,9 @@ impl Drop for Devnet {
 
 fn scratch() -> PathBuf {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let dir = std::env::temp_dir().join(format!("baton-hedera-run-{}-{nanos}", std::process::id()));
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("baton-hedera-run-{}-{nanos}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
 }
@@ -41,11 +44,12 @@ fn baton(dir: &Path, args: &[&str]) -> Output {
         .expect("baton runs")
 }
 
-/// Starts `baton devnet` and returns it with the `.env` lines it printed.
-fn start_devnet(dir: &Path) -> (Devnet, Vec<String>) {
+/// Starts `baton devnet` (with `faults` flags) and returns it with the `.env` lines it printed.
+fn start_devnet(dir: &Path, faults: &[&str]) -> (Devnet, Vec<String>) {
     let state = dir.join("devnet").display().to_string();
     let mut child = Command::new(cargo_bin("baton"))
         .args(["devnet", "--port", "0", "--mirror-port", "0", "--state", &state])
+        .args(faults)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -110,19 +114,44 @@ fn balances(env: &BTreeMap<String, String>, accounts: &[String]) -> i64 {
     })
 }
 
-#[test]
-fn a_festival_runs_on_devnet_through_the_sdk_and_pays_each_task_once() {
+/// A devnet with `faults`, set up for the quality pipeline; returns the devnet, the directory,
+/// the `.env` values and the agents' accounts.
+fn prepared(faults: &[&str]) -> (Devnet, PathBuf, BTreeMap<String, String>, Vec<String>, String) {
     let dir = scratch();
-    let (_devnet, lines) = start_devnet(&dir);
+    let (devnet, lines) = start_devnet(&dir, faults);
     std::fs::write(dir.join(".env"), lines.join("\n") + "\n").expect(".env");
     let workflow = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(WORKFLOW)
         .display()
         .to_string();
-
     let setup = baton(&dir, &["setup", "--network", "devnet", "--festival", &workflow]);
     assert!(setup.status.success(), "{}", text(&setup));
     assert!(String::from_utf8_lossy(&setup.stdout).contains("created account"));
+    let env = read_env(&dir.join(".env"));
+    let agents: Vec<String> = (1..=5).map(|n| env[&format!("AGENT_{n}_ACCOUNT")].clone()).collect();
+    (devnet, dir, env, agents, workflow)
+}
+
+fn run_args<'a>(workflow: &'a str, state: &'a str) -> Vec<&'a str> {
+    vec![
+        "run",
+        workflow,
+        "--network",
+        "devnet",
+        "--simulate",
+        "--quiet",
+        "--success-rate",
+        "1",
+        "--work-ms",
+        "20",
+        "--state",
+        state,
+    ]
+}
+
+#[test]
+fn a_festival_runs_on_devnet_through_the_sdk_and_pays_each_task_once() {
+    let (_devnet, dir, env, agents, workflow) = prepared(&[]);
     let again = baton(&dir, &["setup", "--network", "devnet", "--festival", &workflow]);
     assert!(again.status.success(), "{}", text(&again));
     assert!(
@@ -130,21 +159,9 @@ fn a_festival_runs_on_devnet_through_the_sdk_and_pays_each_task_once() {
         "setup twice creates nothing: {}",
         text(&again)
     );
-    let env = read_env(&dir.join(".env"));
-    let agents: Vec<String> = (1..=5).map(|n| env[&format!("AGENT_{n}_ACCOUNT")].clone()).collect();
 
     let state = dir.join("state").display().to_string();
-    let args = [
-        "run",
-        &workflow,
-        "--network",
-        "devnet",
-        "--simulate",
-        "--quiet",
-        "--success-rate",
-        "1",
-    ];
-    let run = baton(&dir, &[&args[..], &["--work-ms", "20", "--state", &state]].concat());
+    let run = baton(&dir, &run_args(&workflow, &state));
     let out = text(&run);
     assert!(run.status.success(), "{out}");
     assert!(out.contains("paid 65.00 to 10 task(s); outcome: Finished"), "{out}");
@@ -159,10 +176,40 @@ fn a_festival_runs_on_devnet_through_the_sdk_and_pays_each_task_once() {
         "the agents hold the rewards, read through the SDK"
     );
 
-    let rerun = baton(&dir, &[&args[..], &["--state", &state]].concat());
+    let rerun = baton(&dir, &run_args(&workflow, &state));
     let out = text(&rerun);
     assert!(rerun.status.success(), "{out}");
     assert!(out.contains("0 transfer(s)"), "a second run pays nothing: {out}");
     assert_eq!(balances(&env, &agents), 6500);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn busy_nodes_dropped_calls_and_a_killed_coordinator_still_pay_each_task_once() {
+    let faults = ["--busy-rate", "0.3", "--drop-rate", "0.1", "--seed", "11"];
+    let (_devnet, dir, env, agents, workflow) = prepared(&faults);
+    let state = dir.join("state").display().to_string();
+    // Killed mid-run, twice, at seeded moments: the log on the mirror is all a restart has.
+    for wait in [Duration::from_secs(4), Duration::from_secs(7)] {
+        let mut child = Command::new(cargo_bin("baton"))
+            .args(run_args(&workflow, &state))
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("baton run starts");
+        std::thread::sleep(wait);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let run = baton(&dir, &run_args(&workflow, &state));
+    let out = text(&run);
+    assert!(run.status.success(), "{out}");
+    assert!(out.contains("paid 65.00 to 10 task(s); outcome: Finished"), "{out}");
+    assert_eq!(
+        balances(&env, &agents),
+        6500,
+        "every task paid exactly once despite faults and kills"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

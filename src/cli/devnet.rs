@@ -41,6 +41,9 @@ pub struct DevnetArgs {
     /// Milliseconds during which a new receipt is not found yet.
     #[arg(long)]
     pub receipt_delay_ms: Option<u64>,
+    /// Seed of the faults' choices.
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 #[cfg(feature = "hedera")]
@@ -61,6 +64,9 @@ impl DevnetArgs {
         }
         if let Some(ms) = self.receipt_delay_ms {
             faults.receipt_delay = Duration::from_millis(ms);
+        }
+        if let Some(seed) = self.seed {
+            faults.seed = seed;
         }
         Ok(faults)
     }

@@ -176,14 +176,16 @@ impl<L: Ledger> Coordinator<L> {
             topic: self.wiring.tasks_topic.clone(),
             payload,
         };
-        self.ledger
-            .schedule(
-                &op,
-                at,
-                &format!("tick:{}:{}", self.wiring.festival, at.0 / 1_000_000_000),
-            )
-            .await?;
-        self.next_tick = Some(at);
+        let memo = format!("tick:{}:{}", self.wiring.festival, at.0 / 1_000_000_000);
+        match self.ledger.schedule(&op, at, &memo).await {
+            Ok(_) => self.next_tick = Some(at),
+            // The tick's time passed before the network reached consensus on it (retries on a
+            // busy network): nothing is lost, the next step schedules another.
+            Err(LedgerError::Refused { status, .. }) if status.starts_with("SCHEDULE_EXPIRATION_TIME") => {
+                tracing::warn!(%status, "a tick came too late to schedule; scheduling another");
+            }
+            Err(e) => return Err(e.into()),
+        }
         Ok(())
     }
 
