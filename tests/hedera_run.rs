@@ -213,3 +213,47 @@ fn busy_nodes_dropped_calls_and_a_killed_coordinator_still_pay_each_task_once() 
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The same cycle on Hedera testnet, paid by the operator in the environment. Ignored by default:
+/// `HEDERA_NETWORK=testnet OPERATOR_ID=0.0.x OPERATOR_KEY=... cargo test --all-features -- --ignored
+/// on_testnet`. Creates a token, two topics and five funded accounts (`--fund 2` ℏ each).
+#[test]
+#[ignore = "needs a funded testnet operator: HEDERA_NETWORK=testnet, OPERATOR_ID, OPERATOR_KEY"]
+fn on_testnet_the_same_cycle_pays_each_task_once() {
+    let network = std::env::var("HEDERA_NETWORK").unwrap_or_default();
+    assert!(
+        ["testnet", "previewnet"].contains(&network.as_str()),
+        "set HEDERA_NETWORK=testnet (or previewnet), OPERATOR_ID and OPERATOR_KEY"
+    );
+    for var in ["OPERATOR_ID", "OPERATOR_KEY"] {
+        assert!(std::env::var(var).is_ok_and(|v| !v.is_empty()), "set {var}");
+    }
+    let dir = scratch();
+    let workflow = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(WORKFLOW)
+        .display()
+        .to_string();
+    let setup = baton(&dir, &["setup", &network, "--festival", &workflow, "--fund", "2"]);
+    assert!(setup.status.success(), "{}", text(&setup));
+    let env = read_env(&dir.join(".env"));
+    let state = dir.join("state").display().to_string();
+    let mut args = run_args(&workflow, &state);
+    args[3] = &network;
+    let run = Command::new(cargo_bin("baton"))
+        .args(&args)
+        .current_dir(&dir)
+        .envs(
+            env.iter()
+                .filter(|(k, _)| k.ends_with("_KEY") || k.ends_with("_ACCOUNT") || k.ends_with("_ID")),
+        )
+        .output()
+        .expect("baton run");
+    let out = text(&run);
+    assert!(run.status.success(), "{out}");
+    assert!(out.contains("paid 65.00 to 10 task(s); outcome: Finished"), "{out}");
+    assert!(
+        out.contains(", 0 rejected") && out.contains("HBAR spent by operation:"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
