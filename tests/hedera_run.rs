@@ -257,3 +257,71 @@ fn on_testnet_the_same_cycle_pays_each_task_once() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A workflow whose one agent runs a real command through `baton agent` on devnet.
+const DAEMON_WORKFLOW: &str = r#"
+version: 1
+festival: { id: daemon-devnet, name: Daemon on devnet }
+gates_dir: GATES
+payment: { token: "${PAYMENT_TOKEN_ID:-0.0.5005}", decimals: 2 }
+agents:
+  - { id: runner, account: "${AGENT_1_ACCOUNT:-0.0.1001}", capabilities: [sh] }
+tasks:
+  - id: unit
+    name: Unit tests
+    requires: [sh]
+    reward: 5.00
+    input: { command: "echo 'test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out'" }
+    gates: [result_completed, { gate: tests_pass, params: { min_passed: 3 } }]
+"#;
+
+#[test]
+fn the_agent_daemon_runs_on_devnet_from_its_own_account() {
+    let dir = scratch();
+    let (_devnet, lines) = start_devnet(&dir, &[]);
+    std::fs::write(dir.join(".env"), lines.join("\n") + "\n").expect(".env");
+    let gates = Path::new(env!("CARGO_MANIFEST_DIR")).join("gates");
+    let workflow = dir.join("daemon.yaml");
+    std::fs::write(
+        &workflow,
+        DAEMON_WORKFLOW.replace("GATES", &gates.display().to_string()),
+    )
+    .expect("workflow");
+    let workflow = workflow.display().to_string();
+    let setup = baton(&dir, &["setup", "devnet", "--festival", &workflow]);
+    assert!(setup.status.success(), "{}", text(&setup));
+
+    let agent = Command::new(cargo_bin("baton"))
+        .args([
+            "agent",
+            &workflow,
+            "--id",
+            "runner",
+            "--network",
+            "devnet",
+            "--heartbeat",
+            "1",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("baton agent starts");
+    let _agent = Devnet(agent);
+    let state = dir.join("state").display().to_string();
+    let run = baton(
+        &dir,
+        &["run", &workflow, "--network", "devnet", "--quiet", "--state", &state],
+    );
+    let out = text(&run);
+    assert!(run.status.success(), "{out}");
+    assert!(out.contains("paid 5.00 to 1 task(s); outcome: Finished"), "{out}");
+    assert!(out.contains(", 0 rejected"), "{out}");
+    let env = read_env(&dir.join(".env"));
+    assert_eq!(
+        balances(&env, &[env["AGENT_1_ACCOUNT"].clone()]),
+        500,
+        "the daemon's account is paid"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

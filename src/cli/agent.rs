@@ -24,7 +24,9 @@ pub struct AgentArgs {
     /// Where the local ledger and keys live.
     #[arg(long, default_value = ".baton")]
     pub state: PathBuf,
-    /// The ledger: only `local` in this build.
+    /// The ledger: `local`, or a Hedera network (`hedera` feature), where the agent pays its
+    /// messages from its own account (the workflow's `account:` variable) with its key (the
+    /// variable beside it ending in `_KEY`, or `--key-env`).
     #[arg(long, default_value = "local")]
     pub network: String,
     /// The program to run for tasks whose input has no `command`; it reads the assignment as
@@ -45,13 +47,6 @@ pub struct AgentArgs {
 }
 
 pub(super) fn run(args: &AgentArgs, color: bool) -> u8 {
-    if args.network != "local" {
-        eprintln!(
-            "error: `baton agent --network {}`: the daemon follows only the local ledger so far; on Hedera, agents run with `baton run --simulate`",
-            args.network
-        );
-        return FAILURE;
-    }
     let festival = match super::festival_on(&args.path, &args.network, color) {
         Ok(f) => f,
         Err(code) => return code,
@@ -82,6 +77,11 @@ async fn serve(args: &AgentArgs, festival: Arc<Festival>) -> Result<(), RunError
             ctrl_c.cancel();
         }
     });
+    #[cfg(feature = "hedera")]
+    if args.network != "local" {
+        let (ledger, wiring, key) = super::agent_hedera::connect(args, &festival).await?;
+        return daemon::run(Arc::new(ledger), festival, wiring, key, settings(args)?, cancel).await;
+    }
     let ledger = Arc::new(LocalLedger::open(&args.state)?);
     let Some(wiring) = wait_for_festival(&ledger, args, &festival, &cancel).await? else {
         return Ok(());
@@ -94,19 +94,22 @@ async fn serve(args: &AgentArgs, festival: Arc<Festival>) -> Result<(), RunError
             festival.id, args.id
         )));
     }
+    eprintln!("agent `{}` follows festival `{}`", args.id, festival.id);
+    daemon::run(ledger, festival, wiring, key, settings(args)?, cancel).await
+}
+
+fn settings(args: &AgentArgs) -> Result<Settings, RunError> {
     let workdir = match &args.workdir {
         Some(dir) => dir.clone(),
         None => std::env::current_dir().map_err(|e| RunError::Setup(format!("no working directory: {e}")))?,
     };
-    let settings = Settings {
+    Ok(Settings {
         agent: args.id.clone(),
         program: args.program.clone(),
         workdir,
         heartbeat: Duration::from_secs(args.heartbeat.max(1)),
         poll: Duration::from_millis(500),
-    };
-    eprintln!("agent `{}` follows festival `{}`", args.id, festival.id);
-    daemon::run(ledger, festival, wiring, key, settings, cancel).await
+    })
 }
 
 /// The festival's wiring, once `baton run` has set it up; `None` when cancelled first.
@@ -137,7 +140,7 @@ async fn wait_for_festival(
 }
 
 /// The agent's private key: from the named environment variable, or the state's keyring.
-fn key(args: &AgentArgs) -> Result<SigningKey, RunError> {
+pub(super) fn key(args: &AgentArgs) -> Result<SigningKey, RunError> {
     if let Some(var) = &args.key_env {
         let text =
             std::env::var(var).map_err(|_| RunError::Setup(format!("the environment variable `{var}` is not set")))?;

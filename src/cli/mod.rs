@@ -3,6 +3,8 @@
 //! failed, 2 the tool could not do its job (usage, I/O).
 
 mod agent;
+#[cfg(feature = "hedera")]
+mod agent_hedera;
 pub mod approve;
 mod devnet;
 mod gate;

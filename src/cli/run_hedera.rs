@@ -25,7 +25,7 @@ pub(super) async fn execute(args: &RunArgs, festival: Arc<Festival>) -> Result<(
     };
     let config = HederaConfig::from_vars(&vars)?;
     let ledger = Arc::new(HederaLedger::connect(config.clone())?);
-    let wiring = wiring(&ledger, &config, &festival, &vars).await?;
+    let wiring = wiring(&ledger, &config.operator, &festival, &vars).await?;
     let coordinator_key = config.operator_key.clone();
     let signers = signing_accounts(args, &festival, &vars)?;
     let clients: Arc<Mutex<HashMap<String, Arc<HederaLedger>>>> = Arc::default();

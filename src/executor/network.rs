@@ -13,7 +13,7 @@ use super::RunError;
 use super::log::Wiring;
 use crate::check::Festival;
 use crate::diagnostics::Sources;
-use crate::ledger::hedera::{HederaConfig, HederaLedger};
+use crate::ledger::hedera::HederaLedger;
 use crate::ledger::{AccountId, Ledger, LedgerError, TokenId, TopicId};
 use crate::spec::Spanned;
 use crate::wire::{SigningKey, VerifyingKey, generate_key, parse_public_key, parse_secret_key, secret_hex};
@@ -79,9 +79,11 @@ pub fn signer_key(signer: &Signer, vars: Vars<'_>) -> Result<Option<SigningKey>,
 }
 
 /// The festival's wiring on a Hedera network, checked against the network's accounts.
+/// `coordinator` is the coordinator's account (the `.env` operator on the coordinator's machine):
+/// the token's treasury, whose key signs the coordinator's messages.
 pub async fn wiring(
     ledger: &HederaLedger,
-    config: &HederaConfig,
+    coordinator: &AccountId,
     festival: &Festival,
     vars: Vars<'_>,
 ) -> Result<Wiring, RunError> {
@@ -98,8 +100,9 @@ pub async fn wiring(
         None => return Err(RunError::Setup("the workflow names no `payment.token`".into())),
     };
     ledger
-        .ensure_token(&token, "", festival.payment.decimals, &config.operator, 0)
+        .ensure_token(&token, "", festival.payment.decimals, coordinator, 0)
         .await?;
+    let coordinator_key = signer_public(ledger, "coordinator", None, coordinator).await?;
     let mut accounts = HashMap::new();
     let mut agent_keys = HashMap::new();
     for agent in &festival.agents {
@@ -137,9 +140,9 @@ pub async fn wiring(
         tasks_topic,
         status_topic,
         token,
-        treasury: config.operator.clone(),
+        treasury: coordinator.clone(),
         accounts,
-        coordinator_key: config.operator_key.verifying_key(),
+        coordinator_key,
         agent_keys,
         approver_keys,
     })
