@@ -175,6 +175,14 @@ fn a_festival_runs_on_devnet_through_the_sdk_and_pays_each_task_once() {
         6500,
         "the agents hold the rewards, read through the SDK"
     );
+    let status = baton(&dir, &["status", &workflow, "--network", "devnet", "--format", "json"]);
+    assert!(status.status.success(), "{}", text(&status));
+    let report: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
+    assert_eq!(
+        report["outcome"], "finished",
+        "status read through the mirror: {report}"
+    );
+    assert_eq!(report["paid"]["minor_units"], 6500, "{report}");
 
     let rerun = baton(&dir, &run_args(&workflow, &state));
     let out = text(&rerun);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::run::{festival, runtime};
+use super::run::runtime;
 use super::{FAILURE, OK};
 use crate::check::Festival;
 use crate::engine::{Config, Engine};
@@ -25,6 +25,9 @@ pub struct StatusArgs {
     pub state: PathBuf,
     #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
     pub format: StatusFormat,
+    /// The ledger: `local`, or a Hedera network (`hedera` feature), read through the mirror.
+    #[arg(long, default_value = "local")]
+    pub network: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -61,7 +64,12 @@ pub(super) async fn replay(
 }
 
 /// The engine for `baton status`: the log folded, or the plan before its first run.
-async fn current(state: &std::path::Path, festival: Arc<Festival>) -> Result<Engine, RunError> {
+async fn current(args: &StatusArgs, festival: Arc<Festival>) -> Result<Engine, RunError> {
+    #[cfg(feature = "hedera")]
+    if args.network != "local" {
+        return hedera::replay(&args.network, festival).await;
+    }
+    let state = args.state.as_path();
     if let Some((engine, ..)) = replay(state, festival.clone()).await? {
         return Ok(engine);
     }
@@ -74,15 +82,15 @@ async fn current(state: &std::path::Path, festival: Arc<Festival>) -> Result<Eng
 }
 
 pub(super) fn run(args: &StatusArgs, color: bool) -> u8 {
-    let festival = match festival(&args.path, color) {
-        Ok(f) => Arc::new(f),
+    let festival = match super::festival_on(&args.path, &args.network, color) {
+        Ok(f) => f,
         Err(code) => return code,
     };
     let runtime = match runtime() {
         Ok(r) => r,
         Err(code) => return code,
     };
-    match runtime.block_on(current(&args.state, festival)) {
+    match runtime.block_on(current(args, festival)) {
         Ok(engine) => {
             match args.format {
                 StatusFormat::Text => print!("{}", table(&engine)),
@@ -218,5 +226,47 @@ mod tests {
         let mut out = String::new();
         rejected(&mut out, &[]);
         assert_eq!(out, "");
+    }
+}
+
+#[cfg(feature = "hedera")]
+mod hedera {
+    //! The festival's log read through a Hedera mirror. The client pays (queries only) from the
+    //! `.env` operator; the coordinator is `COORDINATOR_ID`, else `OPERATOR_ID`.
+
+    use std::sync::Arc;
+
+    use crate::check::Festival;
+    use crate::engine::{Config, Engine};
+    use crate::executor::network::wiring;
+    use crate::executor::{LogReader, RunError, fold};
+    use crate::ledger::AccountId;
+    use crate::ledger::hedera::{HederaConfig, HederaLedger};
+
+    pub(super) async fn replay(network: &str, festival: Arc<Festival>) -> Result<Engine, RunError> {
+        let network = network.to_string();
+        let env = move |name: &str| -> Option<String> {
+            if name == "HEDERA_NETWORK" {
+                return Some(network.clone());
+            }
+            std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+        };
+        let coordinator: AccountId = env("COORDINATOR_ID")
+            .or_else(|| env("OPERATOR_ID"))
+            .ok_or_else(|| RunError::Setup("set COORDINATOR_ID (or OPERATOR_ID)".into()))?
+            .parse()?;
+        let ledger = HederaLedger::connect(HederaConfig::from_vars(&env)?)?;
+        let wiring = wiring(&ledger, &coordinator, &festival, &env).await?;
+        let mut engine = Engine::new(festival, &Config::default())?;
+        let mut reader = LogReader::new(&wiring);
+        loop {
+            let batch = reader.poll(&ledger).await?;
+            if batch.is_empty() {
+                return Ok(engine);
+            }
+            for (position, m) in &batch {
+                fold(&mut engine, &wiring, *position, m);
+            }
+        }
     }
 }
