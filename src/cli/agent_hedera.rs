@@ -5,7 +5,7 @@
 
 use super::agent::{AgentArgs, key};
 use crate::check::Festival;
-use crate::executor::network::{signer_key, signers, wiring};
+use crate::executor::network::{coordinator_account, environment, signer_key, signers, wiring};
 use crate::executor::{RunError, Wiring};
 use crate::ledger::AccountId;
 use crate::ledger::hedera::{HederaConfig, HederaLedger};
@@ -18,17 +18,8 @@ pub(super) async fn connect(
     args: &AgentArgs,
     festival: &Festival,
 ) -> Result<(HederaLedger, Wiring, SigningKey), RunError> {
-    let network = args.network.clone();
-    let env = move |name: &str| -> Option<String> {
-        if name == "HEDERA_NETWORK" {
-            return Some(network.clone());
-        }
-        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-    };
-    let coordinator: AccountId = env("COORDINATOR_ID")
-        .or_else(|| env("OPERATOR_ID"))
-        .ok_or_else(|| RunError::Setup("set COORDINATOR_ID (or OPERATOR_ID) to the coordinator's account".into()))?
-        .parse()?;
+    let env = environment(&args.network);
+    let coordinator = coordinator_account(&env)?;
     let agent_key = agent_key(args, festival, &env)?;
     let account: AccountId = festival
         .agents

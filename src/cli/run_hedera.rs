@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use super::run::{Crew, RunArgs, drive};
 use crate::check::Festival;
 use crate::engine::Engine;
-use crate::executor::network::{signer_key, signers, wiring};
+use crate::executor::network::{environment, signer_key, signers, wiring};
 use crate::executor::{RunError, Summary};
 use crate::ledger::AccountId;
 use crate::ledger::hedera::{HederaConfig, HederaLedger};
@@ -16,13 +16,7 @@ use crate::load::load;
 use crate::spec::ProcessEnv;
 
 pub(super) async fn execute(args: &RunArgs, festival: Arc<Festival>) -> Result<(Engine, Summary), RunError> {
-    let network = args.network.clone();
-    let vars = move |name: &str| -> Option<String> {
-        if name == "HEDERA_NETWORK" {
-            return Some(network.clone());
-        }
-        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-    };
+    let vars = environment(&args.network);
     let config = HederaConfig::from_vars(&vars)?;
     let ledger = Arc::new(HederaLedger::connect(config.clone())?);
     let wiring = wiring(&ledger, &config.operator, &festival, &vars).await?;

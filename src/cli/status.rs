@@ -238,23 +238,13 @@ mod hedera {
 
     use crate::check::Festival;
     use crate::engine::{Config, Engine};
-    use crate::executor::network::wiring;
+    use crate::executor::network::{coordinator_account, environment, wiring};
     use crate::executor::{LogReader, RunError, fold};
-    use crate::ledger::AccountId;
     use crate::ledger::hedera::{HederaConfig, HederaLedger};
 
     pub(super) async fn replay(network: &str, festival: Arc<Festival>) -> Result<Engine, RunError> {
-        let network = network.to_string();
-        let env = move |name: &str| -> Option<String> {
-            if name == "HEDERA_NETWORK" {
-                return Some(network.clone());
-            }
-            std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-        };
-        let coordinator: AccountId = env("COORDINATOR_ID")
-            .or_else(|| env("OPERATOR_ID"))
-            .ok_or_else(|| RunError::Setup("set COORDINATOR_ID (or OPERATOR_ID)".into()))?
-            .parse()?;
+        let env = environment(network);
+        let coordinator = coordinator_account(&env)?;
         let ledger = HederaLedger::connect(HederaConfig::from_vars(&env)?)?;
         let wiring = wiring(&ledger, &coordinator, &festival, &env).await?;
         let mut engine = Engine::new(festival, &Config::default())?;

@@ -21,6 +21,27 @@ use crate::wire::{SigningKey, VerifyingKey, generate_key, parse_public_key, pars
 /// Looks a variable up (the process environment after `.env`, or a test's map).
 pub type Vars<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// The process environment (after `.env`) with `HEDERA_NETWORK` set to `network`; an empty
+/// value counts as unset.
+pub fn environment(network: &str) -> impl Fn(&str) -> Option<String> + use<> {
+    let network = network.to_string();
+    move |name: &str| {
+        if name == "HEDERA_NETWORK" {
+            return Some(network.clone());
+        }
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+/// The coordinator's account: `COORDINATOR_ID` (on an agent's or approver's machine), else the
+/// operator, `OPERATOR_ID`.
+pub fn coordinator_account(vars: Vars<'_>) -> Result<AccountId, RunError> {
+    Ok(vars("COORDINATOR_ID")
+        .or_else(|| vars("OPERATOR_ID"))
+        .ok_or_else(|| RunError::Setup("set COORDINATOR_ID (or OPERATOR_ID) to the coordinator's account".into()))?
+        .parse()?)
+}
+
 /// Someone who signs messages on the festival's topics and pays for them from an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signer {
