@@ -3,53 +3,17 @@
 //! `cargo bench --bench validate`. The baseline, run in the same process, is saphyr-parser alone
 //! reading the same text into events: the floor any YAML-based validator pays.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 const LAYERS: usize = 100;
-const WIDTH: usize = 100;
 const RUNS: usize = 15;
-
-fn generate() -> String {
-    let mut out = String::from("version: 1\nfestival:\n  id: bench\npayment:\n  decimals: 2\nagents:\n");
-    for a in 0..10 {
-        let _ = writeln!(
-            out,
-            "  - id: agent-{a}\n    account: 0.0.{}\n    capabilities: [rust, review]",
-            1000 + a
-        );
-    }
-    out.push_str("tasks:\n");
-    for layer in 0..LAYERS {
-        for i in 0..WIDTH {
-            let _ = write!(
-                out,
-                "  - id: t{layer}-{i}\n    reward: 1.25\n    requires: [rust]\n    estimate: 1h\n"
-            );
-            if layer > 0 {
-                let _ = writeln!(
-                    out,
-                    "    depends_on: [t{}-{}, t{}-{}]",
-                    layer - 1,
-                    i,
-                    layer - 1,
-                    (i + 1) % WIDTH
-                );
-            }
-        }
-    }
-    out
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
 
 fn time<F: FnMut()>(mut f: F) -> Duration {
     f();
-    median(
+    common::median(
         (0..RUNS)
             .map(|_| {
                 let start = Instant::now();
@@ -61,7 +25,7 @@ fn time<F: FnMut()>(mut f: F) -> Duration {
 }
 
 fn main() {
-    let text = generate();
+    let text = common::generate(LAYERS);
     let dir = std::env::temp_dir().join(format!("baton-bench-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join("bench.yaml");
@@ -89,7 +53,7 @@ fn main() {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
         "{} tasks, {} KiB of YAML, median of {RUNS} runs",
-        LAYERS * WIDTH,
+        LAYERS * common::WIDTH,
         text.len() / 1024
     );
     println!("baseline  (saphyr-parser events only): {:8.2} ms", ms(baseline));

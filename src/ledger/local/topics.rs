@@ -27,20 +27,24 @@ pub(super) fn exists(conn: &Connection, topic: &TopicId) -> Result<bool, LedgerE
     Ok(found.is_some())
 }
 
-/// Appends a message to `topic`: the next sequence number and consensus time. Call inside a
-/// write transaction.
-pub(super) fn append(conn: &Connection, topic: &TopicId, payload: &[u8]) -> Result<(u64, ConsensusTime), LedgerError> {
+/// The sequence number of `topic`'s last message (0 when it has none); an unknown topic is an
+/// error.
+fn last_sequence(conn: &Connection, topic: &TopicId) -> Result<i64, LedgerError> {
     if !exists(conn, topic)? {
         return Err(LedgerError::UnknownTopic(topic.clone()));
     }
-    let last: i64 = conn
-        .query_row(
-            "SELECT COALESCE(MAX(sequence), 0) FROM messages WHERE topic = ?1",
-            [&topic.0],
-            |row| row.get(0),
-        )
-        .during("numbering a message")?;
-    let sequence = last.saturating_add(1);
+    conn.query_row(
+        "SELECT COALESCE(MAX(sequence), 0) FROM messages WHERE topic = ?1",
+        [&topic.0],
+        |row| row.get(0),
+    )
+    .during("numbering a message")
+}
+
+/// Appends a message to `topic`: the next sequence number and consensus time. Call inside a
+/// write transaction.
+pub(super) fn append(conn: &Connection, topic: &TopicId, payload: &[u8]) -> Result<(u64, ConsensusTime), LedgerError> {
+    let sequence = last_sequence(conn, topic)?.saturating_add(1);
     let consensus = next_consensus(conn)?;
     conn.execute(
         "INSERT INTO messages (topic, sequence, consensus, payload) VALUES (?1, ?2, ?3, ?4)",
@@ -99,17 +103,7 @@ pub(super) fn append_many(
         if last_sequence.contains_key(topic) {
             continue;
         }
-        if !exists(conn, topic)? {
-            return Err(LedgerError::UnknownTopic(topic.clone()));
-        }
-        let last: i64 = conn
-            .query_row(
-                "SELECT COALESCE(MAX(sequence), 0) FROM messages WHERE topic = ?1",
-                [&topic.0],
-                |row| row.get(0),
-            )
-            .during("numbering a message")?;
-        last_sequence.insert(topic, last);
+        last_sequence.insert(topic, self::last_sequence(conn, topic)?);
     }
     let mut consensus = meta(conn, META_LAST_CONSENSUS)?;
     let mut insert = conn
