@@ -398,11 +398,8 @@ impl Sim {
     async fn send<L: Ledger>(&mut self, shared: &Shared<L>, body: &Body) -> Result<(), RunError> {
         self.sent += 1;
         let mut envelope = Envelope::new(body.kind(), &shared.wiring.festival, &self.agent, self.sent, body);
-        wire::sign(&mut envelope, &self.key);
-        shared
-            .ledger
-            .submit(&shared.wiring.status_topic, &wire::encode(&envelope))
-            .await?;
+        let payload = wire::seal(&mut envelope, &self.key);
+        shared.ledger.submit(&shared.wiring.status_topic, &payload).await?;
         Ok(())
     }
 }

@@ -21,7 +21,8 @@ impl<L: Ledger> Coordinator<L> {
             Command::Assign { task, agent, attempt } => {
                 let t = self.task(&task)?;
                 let body = Body::TaskAssignment(assignment(&self.festival, t, &agent, attempt));
-                self.publish(&body).await
+                self.publish(&body);
+                Ok(())
             }
             Command::RunGates {
                 task,
@@ -38,7 +39,8 @@ impl<L: Ledger> Coordinator<L> {
                     passed,
                     verdicts,
                 });
-                self.publish(&body).await
+                self.publish(&body);
+                Ok(())
             }
             Command::RequestApproval {
                 task,
@@ -52,17 +54,21 @@ impl<L: Ledger> Coordinator<L> {
                     approvers,
                     quorum,
                 });
-                self.publish(&body).await
+                self.publish(&body);
+                Ok(())
             }
             Command::Pay { valid_start, payments } => self.intend(valid_start, payments).await,
-            Command::Transfer { tx, payments } => self.transfer(&tx, &payments).await,
+            Command::Transfer { tx, payments } => {
+                self.flush().await?;
+                self.transfer(&tx, &payments).await
+            }
             Command::Fire { task, event, reason } => {
                 self.publish(&Body::TaskEvent(TaskEvent {
                     task_id: task,
                     event,
                     reason,
-                }))
-                .await
+                }));
+                Ok(())
             }
         }
     }
@@ -162,7 +168,8 @@ impl<L: Ledger> Coordinator<L> {
             token_id: self.wiring.token.clone(),
             payments: intended,
         });
-        self.publish(&body).await
+        self.publish(&body);
+        Ok(())
     }
 
     /// Executes an intent from the log exactly once: a transaction the ledger already has is
@@ -190,7 +197,7 @@ impl<L: Ledger> Coordinator<L> {
                 tx_status: receipt.status.to_string(),
                 tx_id: tx.clone(),
             });
-            self.publish(&body).await?;
+            self.publish(&body);
         }
         Ok(())
     }

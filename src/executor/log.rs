@@ -146,7 +146,7 @@ pub fn to_event(wiring: &Wiring, position: u64, message: &TopicMessage) -> Resul
         reason,
     };
     let (sender, key) = admitted(wiring, &envelope, &message.topic).map_err(refuse)?;
-    wire::verify(&envelope, key).map_err(|e| refuse(e.to_string()))?;
+    wire::verify_payload(&message.payload, &envelope, key).map_err(|e| refuse(e.to_string()))?;
     let fact = to_fact(wiring, body).map_err(refuse)?;
     Ok(Event {
         consensus: message.consensus.0,

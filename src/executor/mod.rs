@@ -83,6 +83,8 @@ pub struct Coordinator<L: Ledger> {
     gates: GateEngine,
     loaded_gates: HashMap<String, Gate>,
     published: u64,
+    /// Messages signed this step and not yet submitted.
+    outbox: Vec<Vec<u8>>,
     transfers_made: u64,
     next_tick: Option<ConsensusTime>,
 }
@@ -101,6 +103,7 @@ impl<L: Ledger> Coordinator<L> {
             gates: GateEngine::default(),
             loaded_gates: HashMap::new(),
             published: 0,
+            outbox: Vec::new(),
             transfers_made: 0,
             next_tick: None,
         }
@@ -138,9 +141,16 @@ impl<L: Ledger> Coordinator<L> {
         loop {
             let commands = self.engine.decide();
             let acted = !commands.is_empty();
+            // What was decided before a failing command still goes to the log.
+            let mut step = Ok(());
             for command in commands {
-                self.act(command).await?;
+                step = self.act(command).await;
+                if step.is_err() {
+                    break;
+                }
             }
+            self.flush().await?;
+            step?;
             self.keep_ticking(options.tick).await?;
             progress(&self.engine);
             if cancel.is_cancelled() {
@@ -192,14 +202,22 @@ impl<L: Ledger> Coordinator<L> {
     fn signed(&mut self, body: &Body) -> Vec<u8> {
         self.published += 1;
         let mut envelope = Envelope::new(body.kind(), &self.wiring.festival, "coordinator", self.published, body);
-        wire::sign(&mut envelope, &self.key);
-        wire::encode(&envelope)
+        wire::seal(&mut envelope, &self.key)
     }
 
-    /// Signs and submits a message to the task topic.
-    async fn publish(&mut self, body: &Body) -> Result<(), RunError> {
+    /// Signs a message for the task topic; it goes out with the step's others at [`Self::flush`].
+    fn publish(&mut self, body: &Body) {
         let payload = self.signed(body);
-        self.ledger.submit(&self.wiring.tasks_topic, &payload).await?;
+        self.outbox.push(payload);
+    }
+
+    /// Submits the messages published since the last flush, in order, at once.
+    async fn flush(&mut self) -> Result<(), RunError> {
+        if self.outbox.is_empty() {
+            return Ok(());
+        }
+        let outbox = std::mem::take(&mut self.outbox);
+        self.ledger.submit_all(&self.wiring.tasks_topic, &outbox).await?;
         Ok(())
     }
 

@@ -34,6 +34,22 @@ pub trait Ledger: Send + Sync {
         payload: &[u8],
     ) -> impl Future<Output = Result<(u64, ConsensusTime), LedgerError>> + Send;
 
+    /// Appends messages to a topic in the order given, as [`Ledger::submit`] one after the other
+    /// would; a backend that can write them at once (one transaction) does. On an error, the
+    /// messages before the failing one may be on the topic and the rest are not.
+    fn submit_all(
+        &self,
+        topic: &TopicId,
+        payloads: &[Vec<u8>],
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send {
+        async move {
+            for payload in payloads {
+                self.submit(topic, payload).await?;
+            }
+            Ok(())
+        }
+    }
+
     /// Messages of `topic` with a sequence number above `after`, oldest first, at most `limit`.
     /// Returns at once, possibly with none.
     fn messages(

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::body::Body;
-use super::{MAX_MESSAGE_BYTES, WireError, schema};
+use super::{MAX_MESSAGE_BYTES, WireError, schema, seen};
 
 /// The topic a message travels on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -310,8 +310,10 @@ fn write_string(text: &str, out: &mut Vec<u8>) {
 
 /// Signs the envelope with `key`, replacing any signature it had.
 pub fn sign(envelope: &mut Envelope, key: &SigningKey) {
-    let signature: Signature = key.sign(&canonical(envelope));
-    envelope.signature = Some(hex::encode(signature.to_bytes()));
+    let message = canonical(envelope);
+    let signature = key.sign(&message).to_bytes();
+    seen::remember(seen::mark(&key.verifying_key(), &message, &signature));
+    envelope.signature = Some(hex::encode(signature));
 }
 
 /// Checks that the envelope is signed by `key`.
@@ -329,8 +331,40 @@ pub fn verify(envelope: &Envelope, key: &VerifyingKey) -> Result<(), WireError> 
         return Err(bad());
     }
     hex::decode_to_slice(text, &mut bytes).map_err(|_| bad())?;
-    let signature = Signature::from_bytes(&bytes);
-    key.verify_strict(&canonical(envelope), &signature).map_err(|_| bad())
+    let message = canonical(envelope);
+    let mark = seen::mark(key, &message, &bytes);
+    if seen::known(&mark) {
+        return Ok(());
+    }
+    key.verify_strict(&message, &Signature::from_bytes(&bytes))
+        .map_err(|_| bad())?;
+    seen::remember(mark);
+    Ok(())
+}
+
+/// Signs the envelope with `key` and returns the bytes to submit ([`sign`], then [`encode`]);
+/// [`verify_payload`] in this process knows these bytes without checking them again.
+#[must_use]
+pub fn seal(envelope: &mut Envelope, key: &SigningKey) -> Vec<u8> {
+    sign(envelope, key);
+    let bytes = encode(envelope);
+    seen::remember(seen::mark_bytes(&key.verifying_key(), &bytes));
+    bytes
+}
+
+/// [`verify`] for an envelope decoded from `payload`: the same bytes already checked (or sealed)
+/// with the same key in this process are not checked again, nor re-encoded.
+///
+/// # Errors
+/// As [`verify`].
+pub fn verify_payload(payload: &[u8], envelope: &Envelope, key: &VerifyingKey) -> Result<(), WireError> {
+    let mark = seen::mark_bytes(key, payload);
+    if seen::known(&mark) {
+        return Ok(());
+    }
+    verify(envelope, key)?;
+    seen::remember(mark);
+    Ok(())
 }
 
 /// The message as JSON bytes to submit to a topic (keys sorted, no whitespace).

@@ -21,6 +21,7 @@ mod keys;
 #[cfg(test)]
 mod keys_tests;
 mod schema;
+mod seen;
 #[cfg(test)]
 mod tests;
 
@@ -29,7 +30,9 @@ pub use body::{
     ResultStatus, Settlement, StatusUpdate, TaskEvent, TaskResult, VerdictRecord, body_kind,
 };
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
-pub use envelope::{Envelope, MessageType, Topic, canonical, decode, encode, rfc3339, sign, verify};
+pub use envelope::{
+    Envelope, MessageType, Topic, canonical, decode, encode, rfc3339, seal, sign, verify, verify_payload,
+};
 pub use keyring::Keyring;
 pub use keys::{generate_key, parse_public_key, parse_secret_key, public_hex, secret_hex};
 pub use schema::MESSAGE_SCHEMA;

@@ -373,3 +373,29 @@ fn long_values_are_not_quoted_in_reasons() {
         r#"schema: /payload/output: value is not of types "null", "object""#
     );
 }
+
+#[test]
+fn sealed_bytes_are_known_only_under_their_key_and_only_unchanged() {
+    let mut envelope = Envelope::new(intent().kind(), "fest-1", "coordinator", 8, &intent());
+    let bytes = seal(&mut envelope, &key(1));
+    let (decoded, _) = decode(&bytes).expect("decodes");
+    for _ in 0..2 {
+        verify_payload(&bytes, &decoded, &key(1).verifying_key()).expect("the sealed bytes verify");
+        assert!(verify_payload(&bytes, &decoded, &key(2).verifying_key()).is_err());
+    }
+    let mut changed = bytes.clone();
+    let at = changed
+        .windows(6)
+        .position(|w| w == b"pay t2")
+        .expect("the memo is in the message");
+    changed[at + 5] = b'3';
+    let (tampered, _) = decode(&changed).expect("decodes");
+    for _ in 0..2 {
+        assert!(verify_payload(&changed, &tampered, &key(1).verifying_key()).is_err());
+    }
+    // Bytes never seen here are checked in full, and then known.
+    let other = encode(&signed(&intent()));
+    let (envelope, _) = decode(&other).expect("decodes");
+    verify_payload(&other, &envelope, &key(1).verifying_key()).expect("verifies");
+    verify_payload(&other, &envelope, &key(1).verifying_key()).expect("verifies again");
+}

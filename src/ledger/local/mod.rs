@@ -19,8 +19,8 @@ mod tokens;
 mod topics;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::Notify;
@@ -52,7 +52,13 @@ pub struct LocalLedger {
     conn: Mutex<Connection>,
     /// Wakes this value's `wait_messages` when it writes messages; other writers are polled for.
     notify: Notify,
+    /// When this value last looked for due schedules; `None` after it scheduled one.
+    due_checked: Mutex<Option<Instant>>,
 }
+
+/// How long a look for due schedules stays fresh: every submit and read looks, and looking costs
+/// more than the message it goes with, while schedules are seconds apart.
+const DUE_CHECK_EVERY: Duration = Duration::from_millis(1);
 
 /// A transfer as [`LocalLedger::transfers`] lists it: transaction id, memo, movements, status.
 type TransferRecord = (TxId, String, Vec<TokenMove>, Status);
@@ -65,6 +71,34 @@ trait DbContext<T> {
 impl<T> DbContext<T> for rusqlite::Result<T> {
     fn during(self, operation: &'static str) -> Result<T, LedgerError> {
         self.map_err(|source| LedgerError::Database { operation, source })
+    }
+}
+
+/// `execute` and `query_row` through the connection's cache of prepared statements: the ledger
+/// runs the same few statements for every message, and parsing them again each time cost more
+/// than running them.
+trait Cached {
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    fn row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
     }
 }
 
@@ -83,6 +117,7 @@ impl LocalLedger {
             path,
             conn: Mutex::new(conn),
             notify: Notify::new(),
+            due_checked: Mutex::new(None),
         })
     }
 
@@ -138,6 +173,14 @@ impl LocalLedger {
 
     /// Executes the scheduled transactions that are due, each exactly once across every process.
     fn run_due(&self) -> Result<(), LedgerError> {
+        {
+            let mut checked = self.due_checked.lock().unwrap_or_else(PoisonError::into_inner);
+            let now = Instant::now();
+            if checked.is_some_and(|at| now.duration_since(at) < DUE_CHECK_EVERY) {
+                return Ok(());
+            }
+            *checked = Some(now);
+        }
         // A cheap look first, so that polling does not take the write lock for nothing.
         if !self.read(|conn| schedules::any_due(conn, now_at(conn)?))? {
             return Ok(());
@@ -165,6 +208,20 @@ impl Ledger for LocalLedger {
         let written = self.write("submitting a message", |conn| topics::append(conn, topic, payload))?;
         self.notify.notify_waiters();
         Ok(written)
+    }
+
+    async fn submit_all(&self, topic: &TopicId, payloads: &[Vec<u8>]) -> Result<(), LedgerError> {
+        if payloads.is_empty() {
+            return Ok(());
+        }
+        self.run_due()?;
+        self.write("submitting messages", |conn| {
+            payloads
+                .iter()
+                .try_for_each(|p| topics::append(conn, topic, p).map(drop))
+        })?;
+        self.notify.notify_waiters();
+        Ok(())
     }
 
     async fn messages(&self, topic: &TopicId, after: u64, limit: usize) -> Result<Vec<TopicMessage>, LedgerError> {
@@ -204,7 +261,7 @@ impl Ledger for LocalLedger {
 
     async fn account_key(&self, account: &AccountId) -> Result<Option<[u8; 32]>, LedgerError> {
         self.read(|conn| {
-            conn.query_row("SELECT public_key FROM accounts WHERE id = ?1", [&account.0], |row| {
+            conn.row("SELECT public_key FROM accounts WHERE id = ?1", [&account.0], |row| {
                 row.get(0)
             })
             .optional()
@@ -257,9 +314,11 @@ impl Ledger for LocalLedger {
     }
 
     async fn schedule(&self, op: &ScheduledOp, at: ConsensusTime, memo: &str) -> Result<ScheduleId, LedgerError> {
-        self.write("scheduling a transaction", |conn| {
+        let id = self.write("scheduling a transaction", |conn| {
             schedules::schedule(conn, op, at, memo)
-        })
+        })?;
+        *self.due_checked.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        Ok(id)
     }
 
     async fn now(&self) -> Result<ConsensusTime, LedgerError> {
@@ -276,12 +335,12 @@ fn wall_clock() -> i64 {
 }
 
 fn meta(conn: &Connection, key: &str) -> Result<i64, LedgerError> {
-    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0))
+    conn.row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0))
         .during("reading the ledger's counters")
 }
 
 fn set_meta(conn: &Connection, key: &str, value: i64) -> Result<(), LedgerError> {
-    conn.execute("UPDATE meta SET value = ?2 WHERE key = ?1", (key, value))
+    conn.exec("UPDATE meta SET value = ?2 WHERE key = ?1", (key, value))
         .during("writing the ledger's counters")?;
     Ok(())
 }

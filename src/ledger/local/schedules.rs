@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::{DbContext, next_consensus, next_entity, now_at, topics};
+use super::{Cached, DbContext, next_consensus, next_entity, now_at, topics};
 use crate::ledger::{ConsensusTime, LedgerError, ScheduleId, ScheduledOp};
 
 fn op_text(op: &ScheduledOp) -> Result<String, LedgerError> {
@@ -24,7 +24,7 @@ pub(super) fn schedule(
     }
     let text = op_text(op)?;
     let pending: Option<String> = conn
-        .query_row(
+        .row(
             "SELECT id FROM schedules WHERE executed IS NULL AND memo = ?1 AND op = ?2 ORDER BY rowid LIMIT 1",
             (memo, &text),
             |row| row.get(0),
@@ -36,7 +36,7 @@ pub(super) fn schedule(
     }
     let id = next_entity(conn)?;
     let created = next_consensus(conn)?;
-    conn.execute(
+    conn.exec(
         "INSERT INTO schedules (id, op, at, memo, created) VALUES (?1, ?2, ?3, ?4, ?5)",
         (&id, &text, at.0, memo, created.0),
     )
@@ -47,7 +47,7 @@ pub(super) fn schedule(
 /// Whether some pending schedule is due at `now`.
 pub(super) fn any_due(conn: &Connection, now: ConsensusTime) -> Result<bool, LedgerError> {
     let found = conn
-        .query_row(
+        .row(
             "SELECT 1 FROM schedules WHERE executed IS NULL AND at <= ?1 LIMIT 1",
             [now.0],
             |_| Ok(()),
@@ -75,7 +75,7 @@ pub(super) fn execute_due(conn: &Connection) -> Result<usize, LedgerError> {
         let op: ScheduledOp = serde_json::from_str(text)
             .map_err(|e| LedgerError::Other(format!("scheduled transaction `{id}` is unreadable: {e}")))?;
         let executed = execute(conn, id, &op)?;
-        conn.execute("UPDATE schedules SET executed = ?2 WHERE id = ?1", (id, executed.0))
+        conn.exec("UPDATE schedules SET executed = ?2 WHERE id = ?1", (id, executed.0))
             .during("marking a schedule executed")?;
     }
     Ok(due.len())

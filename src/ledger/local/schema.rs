@@ -93,6 +93,7 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, LedgerError> {
     // WAL with NORMAL loses no committed transaction when the process dies, only on power loss.
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_error)?;
     conn.pragma_update(None, "foreign_keys", true).map_err(open_error)?;
+    conn.set_prepared_statement_cache_capacity(64);
     create_tables(&mut conn, path)?;
     Ok(conn)
 }

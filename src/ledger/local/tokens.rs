@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::{DbContext, TransferRecord, next_consensus};
+use super::{Cached, DbContext, TransferRecord, next_consensus};
 use crate::ledger::{
     AccountId, ConsensusTime, LedgerError, MAX_TOKEN_MOVES, Receipt, Status, TokenId, TokenMove, TxId,
 };
@@ -20,7 +20,7 @@ pub(super) struct NewToken<'a> {
 
 /// Creates the account if it does not exist; an existing one keeps its key.
 pub(super) fn ensure_account(conn: &Connection, account: &AccountId, key: &[u8; 32]) -> Result<(), LedgerError> {
-    conn.execute(
+    conn.exec(
         "INSERT OR IGNORE INTO accounts (id, public_key) VALUES (?1, ?2)",
         (&account.0, key),
     )
@@ -30,7 +30,7 @@ pub(super) fn ensure_account(conn: &Connection, account: &AccountId, key: &[u8; 
 
 pub(super) fn account_exists(conn: &Connection, account: &AccountId) -> Result<bool, LedgerError> {
     let found = conn
-        .query_row("SELECT 1 FROM accounts WHERE id = ?1", [&account.0], |_| Ok(()))
+        .row("SELECT 1 FROM accounts WHERE id = ?1", [&account.0], |_| Ok(()))
         .optional()
         .during("looking up an account")?;
     Ok(found.is_some())
@@ -38,7 +38,7 @@ pub(super) fn account_exists(conn: &Connection, account: &AccountId) -> Result<b
 
 pub(super) fn token_exists(conn: &Connection, token: &TokenId) -> Result<bool, LedgerError> {
     let found = conn
-        .query_row("SELECT 1 FROM tokens WHERE id = ?1", [&token.0], |_| Ok(()))
+        .row("SELECT 1 FROM tokens WHERE id = ?1", [&token.0], |_| Ok(()))
         .optional()
         .during("looking up a token")?;
     Ok(found.is_some())
@@ -50,7 +50,7 @@ pub(super) fn stored_balance(
     account: &AccountId,
     token: &TokenId,
 ) -> Result<Option<i64>, LedgerError> {
-    conn.query_row(
+    conn.row(
         "SELECT amount FROM balances WHERE account = ?1 AND token = ?2",
         [&account.0, &token.0],
         |row| row.get(0),
@@ -74,12 +74,12 @@ pub(super) fn ensure_token(conn: &Connection, token: &NewToken<'_>) -> Result<()
             token.id
         )));
     }
-    conn.execute(
+    conn.exec(
         "INSERT INTO tokens (id, symbol, decimals, treasury) VALUES (?1, ?2, ?3, ?4)",
         (&token.id.0, token.symbol, token.decimals, &token.treasury.0),
     )
     .during("creating a token")?;
-    conn.execute(
+    conn.exec(
         "INSERT INTO balances (account, token, amount) VALUES (?1, ?2, ?3)",
         (&token.treasury.0, &token.id.0, token.supply),
     )
@@ -95,7 +95,7 @@ pub(super) fn associate(conn: &Connection, account: &AccountId, token: &TokenId)
     if !token_exists(conn, token)? {
         return Err(LedgerError::UnknownToken(token.clone()));
     }
-    conn.execute(
+    conn.exec(
         "INSERT OR IGNORE INTO balances (account, token, amount) VALUES (?1, ?2, 0)",
         [&account.0, &token.0],
     )
@@ -130,7 +130,7 @@ pub(super) fn transfer(
         Err(refused) => refused,
         Ok(new_balances) => {
             for (account, amount) in &new_balances {
-                conn.execute(
+                conn.exec(
                     "UPDATE balances SET amount = ?3 WHERE account = ?1 AND token = ?2",
                     (&account.0, &token.0, amount),
                 )
@@ -141,14 +141,14 @@ pub(super) fn transfer(
     };
     let consensus = next_consensus(conn)?;
     let key = tx.to_string();
-    conn.execute(
+    conn.exec(
         "INSERT INTO receipts (tx, status, consensus, memo) VALUES (?1, ?2, ?3, ?4)",
         (&key, status.to_string(), consensus.0, memo),
     )
     .during("storing a receipt")?;
     let moves_json = serde_json::to_string(moves)
         .map_err(|e| LedgerError::Other(format!("token movements could not be recorded: {e}")))?;
-    conn.execute(
+    conn.exec(
         "INSERT INTO transfers (tx, token, memo, moves) VALUES (?1, ?2, ?3, ?4)",
         (&key, &token.0, memo, moves_json),
     )
@@ -201,7 +201,7 @@ pub(super) fn check(
 /// The receipt of `tx`, if the ledger has seen it.
 pub(super) fn receipt(conn: &Connection, tx: &TxId) -> Result<Option<Receipt>, LedgerError> {
     let row: Option<(String, i64)> = conn
-        .query_row(
+        .row(
             "SELECT status, consensus FROM receipts WHERE tx = ?1",
             [tx.to_string()],
             |row| Ok((row.get(0)?, row.get(1)?)),

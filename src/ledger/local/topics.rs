@@ -4,14 +4,14 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::{DbContext, META_LAST_CONSENSUS, meta, next_consensus, next_entity, set_meta, wall_clock};
+use super::{Cached, DbContext, META_LAST_CONSENSUS, meta, next_consensus, next_entity, set_meta, wall_clock};
 use crate::ledger::{ConsensusTime, LedgerError, TopicId, TopicMessage};
 
 /// Creates a topic with a new id. Call inside a write transaction.
 pub(super) fn create(conn: &Connection, memo: &str) -> Result<TopicId, LedgerError> {
     let id = TopicId(next_entity(conn)?);
     let created = next_consensus(conn)?;
-    conn.execute(
+    conn.exec(
         "INSERT INTO topics (id, memo, created) VALUES (?1, ?2, ?3)",
         (&id.0, memo, created.0),
     )
@@ -21,7 +21,7 @@ pub(super) fn create(conn: &Connection, memo: &str) -> Result<TopicId, LedgerErr
 
 pub(super) fn exists(conn: &Connection, topic: &TopicId) -> Result<bool, LedgerError> {
     let found = conn
-        .query_row("SELECT 1 FROM topics WHERE id = ?1", [&topic.0], |_| Ok(()))
+        .row("SELECT 1 FROM topics WHERE id = ?1", [&topic.0], |_| Ok(()))
         .optional()
         .during("looking up a topic")?;
     Ok(found.is_some())
@@ -33,7 +33,7 @@ fn last_sequence(conn: &Connection, topic: &TopicId) -> Result<i64, LedgerError>
     if !exists(conn, topic)? {
         return Err(LedgerError::UnknownTopic(topic.clone()));
     }
-    conn.query_row(
+    conn.row(
         "SELECT COALESCE(MAX(sequence), 0) FROM messages WHERE topic = ?1",
         [&topic.0],
         |row| row.get(0),
@@ -46,7 +46,7 @@ fn last_sequence(conn: &Connection, topic: &TopicId) -> Result<i64, LedgerError>
 pub(super) fn append(conn: &Connection, topic: &TopicId, payload: &[u8]) -> Result<(u64, ConsensusTime), LedgerError> {
     let sequence = last_sequence(conn, topic)?.saturating_add(1);
     let consensus = next_consensus(conn)?;
-    conn.execute(
+    conn.exec(
         "INSERT INTO messages (topic, sequence, consensus, payload) VALUES (?1, ?2, ?3, ?4)",
         (&topic.0, sequence, consensus.0, payload),
     )

@@ -2,6 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
+use super::super::Cached;
 use super::key_column;
 use crate::devnet::model::{Key32, NetAccount, NetToken, NetTokenBalance};
 use crate::ledger::local::DbContext;
@@ -9,7 +10,7 @@ use crate::ledger::{AccountId, LedgerError, TokenId};
 
 /// An account's HBAR balance in tinybars; `None` if the account does not exist.
 pub(super) fn hbar(conn: &Connection, id: &AccountId) -> Result<Option<i64>, LedgerError> {
-    conn.query_row(
+    conn.row(
         "SELECT COALESCE(n.tinybars, 0) FROM accounts a LEFT JOIN net_accounts n ON n.id = a.id WHERE a.id = ?1",
         [&id.0],
         |row| row.get(0),
@@ -24,7 +25,7 @@ pub(super) fn add_hbar(conn: &Connection, id: &AccountId, delta: i64) -> Result<
     if delta == 0 {
         return Ok(());
     }
-    conn.execute(
+    conn.exec(
         "INSERT INTO net_accounts (id, tinybars) VALUES (?1, ?2) \
          ON CONFLICT(id) DO UPDATE SET tinybars = tinybars + excluded.tinybars",
         (&id.0, delta),
@@ -36,7 +37,7 @@ pub(super) fn add_hbar(conn: &Connection, id: &AccountId, delta: i64) -> Result<
 /// An account with its key, balance, memo and token relationships.
 pub(super) fn account(conn: &Connection, id: &AccountId) -> Result<Option<NetAccount>, LedgerError> {
     let row: Option<(Vec<u8>, i64, String)> = conn
-        .query_row(
+        .row(
             "SELECT a.public_key, COALESCE(n.tinybars, 0), COALESCE(n.memo, '') \
              FROM accounts a LEFT JOIN net_accounts n ON n.id = a.id WHERE a.id = ?1",
             [&id.0],
@@ -82,7 +83,7 @@ fn token_balances(conn: &Connection, id: &AccountId) -> Result<Vec<NetTokenBalan
 /// A token with what the network layer adds to it (a token made through the `Ledger` trait has
 /// its symbol as name and its treasury's holding as supply).
 pub(super) fn token(conn: &Connection, id: &TokenId) -> Result<Option<NetToken>, LedgerError> {
-    conn.query_row(
+    conn.row(
         "SELECT t.symbol, t.decimals, t.treasury, COALESCE(n.name, t.symbol), COALESCE(n.memo, ''), n.admin_key, \
          COALESCE(n.total_supply, (SELECT SUM(amount) FROM balances WHERE token = t.id), 0) \
          FROM tokens t LEFT JOIN net_tokens n ON n.id = t.id WHERE t.id = ?1",

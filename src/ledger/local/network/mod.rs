@@ -22,7 +22,7 @@ mod topics;
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::futures::Notified;
 
-use super::{DbContext, LocalLedger, now_at, tokens};
+use super::{Cached, DbContext, LocalLedger, now_at, tokens};
 use crate::devnet::model::{Key32, NetAccount, NetMessage, NetRecord, NetSchedule, NetToken, NetTopic, Step};
 use crate::ledger::{AccountId, ConsensusTime, LedgerError, ScheduleId, TokenId, TopicId};
 
@@ -94,7 +94,7 @@ impl LocalLedger {
             conn.execute_batch(TABLES).during("creating the network tables")?;
             for (account, balance) in [(operator, tinybars), (node, 0)] {
                 tokens::ensure_account(conn, account, key)?;
-                conn.execute(
+                conn.exec(
                     "INSERT OR IGNORE INTO net_accounts (id, tinybars) VALUES (?1, ?2)",
                     (&account.0, balance),
                 )
@@ -208,9 +208,5 @@ fn exists(
     params: impl rusqlite::Params,
     what: &'static str,
 ) -> Result<bool, LedgerError> {
-    Ok(conn
-        .query_row(sql, params, |_| Ok(()))
-        .optional()
-        .during(what)?
-        .is_some())
+    Ok(conn.row(sql, params, |_| Ok(())).optional().during(what)?.is_some())
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use hiero_sdk_proto::services::ResponseCodeEnum as Code;
 use rusqlite::{Connection, OptionalExtension};
 
+use super::super::Cached;
 use super::{accounts, exists, schedules, topics};
 use crate::devnet::model::{NetOp, NetRecord, NewSchedule, NewToken, Step, TokenMoves};
 use crate::ledger::local::{DbContext, next_consensus, next_entity, now_at, tokens};
@@ -153,7 +154,7 @@ fn create_account(
     }
     let id = AccountId(next_entity(conn)?);
     tokens::ensure_account(conn, &id, key)?;
-    conn.execute(
+    conn.exec(
         "INSERT INTO net_accounts (id, tinybars, memo) VALUES (?1, 0, ?2)",
         (&id.0, memo),
     )
@@ -192,7 +193,7 @@ fn transfer(
     }
     for (token, balances) in updates {
         for (account, amount) in balances {
-            conn.execute(
+            conn.exec(
                 "UPDATE balances SET amount = ?3 WHERE account = ?1 AND token = ?2",
                 (&account.0, &token.0, amount),
             )
@@ -265,7 +266,7 @@ fn create_token(conn: &Connection, token: &NewToken, record: &mut NetRecord) -> 
         supply: token.supply,
     };
     tokens::ensure_token(conn, &plain)?;
-    conn.execute(
+    conn.exec(
         "INSERT INTO net_tokens (id, name, memo, admin_key, total_supply) VALUES (?1, ?2, ?3, ?4, ?5)",
         (
             &id.0,
@@ -342,7 +343,7 @@ pub(super) fn seen(conn: &Connection, key: &str) -> Result<bool, LedgerError> {
 fn store(conn: &Connection, key: &str, record: &NetRecord) -> Result<(), LedgerError> {
     let text = serde_json::to_string(record)
         .map_err(|e| LedgerError::Other(format!("a transaction record could not be stored: {e}")))?;
-    conn.execute(
+    conn.exec(
         "INSERT INTO net_records (tx, consensus, record) VALUES (?1, ?2, ?3)",
         (key, record.consensus.0, text),
     )
@@ -353,7 +354,7 @@ fn store(conn: &Connection, key: &str, record: &NetRecord) -> Result<(), LedgerE
 /// The record kept under a transaction id key.
 pub(super) fn record(conn: &Connection, key: &str) -> Result<Option<NetRecord>, LedgerError> {
     let text: Option<String> = conn
-        .query_row("SELECT record FROM net_records WHERE tx = ?1", [key], |row| row.get(0))
+        .row("SELECT record FROM net_records WHERE tx = ?1", [key], |row| row.get(0))
         .optional()
         .during("reading a record")?;
     text.map(|t| {

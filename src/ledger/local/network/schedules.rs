@@ -6,6 +6,7 @@
 use hiero_sdk_proto::services::ResponseCodeEnum as Code;
 use rusqlite::{Connection, OptionalExtension, Row};
 
+use super::super::Cached;
 use super::key_column;
 use crate::devnet::model::{Key32, NetSchedule, NetTxId, NewSchedule, ScheduleState};
 use crate::ledger::local::{DbContext, next_entity};
@@ -30,7 +31,7 @@ pub(super) enum Created {
 /// transaction.
 pub(super) fn create(conn: &Connection, new: &NewSchedule, now: ConsensusTime) -> Result<Created, LedgerError> {
     let identical: Option<(String, String)> = conn
-        .query_row(
+        .row(
             "SELECT id, scheduled FROM net_schedules WHERE fingerprint = ?1 \
              AND (state = ?2 OR (state = ?3 AND expiration > ?4)) ORDER BY rowid LIMIT 1",
             (&new.fingerprint, PENDING, EXECUTED, now.0),
@@ -42,7 +43,7 @@ pub(super) fn create(conn: &Connection, new: &NewSchedule, now: ConsensusTime) -
         return Ok(Created::Identical(ScheduleId(id), parse_json(&scheduled)?));
     }
     let id = ScheduleId(next_entity(conn)?);
-    conn.execute(
+    conn.exec(
         "INSERT INTO net_schedules (id, fingerprint, body, payer, scheduled, memo, admin_key, expiration, \
          wait_for_expiry, required, signatories, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         rusqlite::params![
@@ -84,7 +85,7 @@ pub(super) fn sign(conn: &Connection, id: &ScheduleId, signatories: &[Key32]) ->
     if schedule.signatories.len() == before {
         return Ok(Code::NoNewValidSignatures);
     }
-    conn.execute(
+    conn.exec(
         "UPDATE net_schedules SET signatories = ?2 WHERE id = ?1",
         (&id.0, keys_json(&schedule.signatories)?),
     )
@@ -94,7 +95,7 @@ pub(super) fn sign(conn: &Connection, id: &ScheduleId, signatories: &[Key32]) ->
 
 /// Marks a schedule executed at `consensus`. Call inside a write transaction.
 pub(super) fn mark_executed(conn: &Connection, id: &ScheduleId, consensus: ConsensusTime) -> Result<(), LedgerError> {
-    conn.execute(
+    conn.exec(
         "UPDATE net_schedules SET state = ?2, resolved = ?3 WHERE id = ?1",
         (&id.0, EXECUTED, consensus.0),
     )
@@ -104,7 +105,7 @@ pub(super) fn mark_executed(conn: &Connection, id: &ScheduleId, consensus: Conse
 
 /// Marks a pending schedule expired. Call inside a write transaction.
 pub(super) fn expire(conn: &Connection, id: &ScheduleId) -> Result<(), LedgerError> {
-    conn.execute(
+    conn.exec(
         "UPDATE net_schedules SET state = ?2 WHERE id = ?1 AND state = ?3",
         (&id.0, EXPIRED, PENDING),
     )
@@ -116,7 +117,7 @@ pub(super) fn expire(conn: &Connection, id: &ScheduleId) -> Result<(), LedgerErr
 pub(super) fn schedule(conn: &Connection, id: &ScheduleId) -> Result<Option<NetSchedule>, LedgerError> {
     let sql = format!("SELECT {COLUMNS} FROM net_schedules WHERE id = ?1");
     let row = conn
-        .query_row(&sql, [&id.0], raw_row)
+        .row(&sql, [&id.0], raw_row)
         .optional()
         .during("reading a schedule")?;
     row.map(from_row).transpose()
@@ -147,7 +148,7 @@ pub(super) fn due(conn: &Connection, now: ConsensusTime) -> Result<Vec<NetSchedu
 /// The earliest expiration of a pending schedule.
 pub(super) fn next_expiry(conn: &Connection) -> Result<Option<ConsensusTime>, LedgerError> {
     let at: Option<i64> = conn
-        .query_row(
+        .row(
             "SELECT MIN(expiration) FROM net_schedules WHERE state = ?1",
             [PENDING],
             |row| row.get(0),

@@ -8,6 +8,7 @@
 use rusqlite::{Connection, OptionalExtension};
 use sha2::{Digest, Sha384};
 
+use super::super::Cached;
 use super::{entity_numbers, key_column};
 use crate::devnet::model::{Key32, NetMessage, NetTopic, RUNNING_HASH_VERSION};
 use crate::ledger::local::{DbContext, topics as plain};
@@ -24,7 +25,7 @@ pub(super) fn create(
     submit_key: Option<&Key32>,
 ) -> Result<TopicId, LedgerError> {
     let id = plain::create(conn, memo)?;
-    conn.execute(
+    conn.exec(
         "INSERT INTO net_topics (id, admin_key, submit_key, running_hash) VALUES (?1, ?2, ?3, ?4)",
         (
             &id.0,
@@ -56,12 +57,12 @@ pub(super) fn submit(
     let previous = running_hash(conn, topic)?;
     let (sequence, consensus) = plain::append(conn, topic, payload)?;
     let hash = next_hash(&previous, payer, topic, consensus, sequence, payload);
-    conn.execute(
+    conn.exec(
         "INSERT INTO net_messages (topic, sequence, running_hash, chunk) VALUES (?1, ?2, ?3, ?4)",
         (&topic.0, i64::try_from(sequence).unwrap_or(i64::MAX), &hash, chunk),
     )
     .during("recording a message's running hash")?;
-    conn.execute(
+    conn.exec(
         "INSERT INTO net_topics (id, running_hash) VALUES (?1, ?2) \
          ON CONFLICT(id) DO UPDATE SET running_hash = excluded.running_hash",
         (&topic.0, &hash),
@@ -77,7 +78,7 @@ pub(super) fn submit(
 /// The topic's current running hash: zeros before its first message through the network layer.
 fn running_hash(conn: &Connection, topic: &TopicId) -> Result<Vec<u8>, LedgerError> {
     let stored: Option<Vec<u8>> = conn
-        .query_row("SELECT running_hash FROM net_topics WHERE id = ?1", [&topic.0], |row| {
+        .row("SELECT running_hash FROM net_topics WHERE id = ?1", [&topic.0], |row| {
             row.get(0)
         })
         .optional()
@@ -115,7 +116,7 @@ fn next_hash(
 pub(super) fn topic(conn: &Connection, id: &TopicId) -> Result<Option<NetTopic>, LedgerError> {
     type Row = (String, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>, i64);
     let row: Option<Row> = conn
-        .query_row(
+        .row(
             "SELECT t.memo, n.admin_key, n.submit_key, n.running_hash, \
              (SELECT COALESCE(MAX(sequence), 0) FROM messages WHERE topic = t.id) \
              FROM topics t LEFT JOIN net_topics n ON n.id = t.id WHERE t.id = ?1",

@@ -161,6 +161,27 @@ async fn a_bulk_submit_numbers_and_times_like_single_submits() -> TestResult {
 }
 
 #[tokio::test]
+async fn submit_all_appends_in_order_at_once_or_not_at_all() -> TestResult {
+    let scratch = Scratch::new();
+    let ledger = scratch.open();
+    let topic = ledger.create_topic("t").await?;
+    ledger.submit(&topic, b"first").await?;
+    ledger.submit_all(&topic, &[]).await?;
+    let batch: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i]).collect();
+    ledger.submit_all(&topic, &batch).await?;
+    let messages = ledger.messages(&topic, 1, 10).await?;
+    assert_eq!(sequences(&messages), [2, 3, 4, 5, 6]);
+    assert_eq!(messages.iter().map(|m| m.payload.clone()).collect::<Vec<_>>(), batch);
+    assert_strictly_increasing(&messages);
+    let missing = TopicId("0.0.9999".to_owned());
+    assert!(matches!(
+        ledger.submit_all(&missing, &batch).await,
+        Err(LedgerError::UnknownTopic(_))
+    ));
+    Ok(())
+}
+
+#[tokio::test]
 async fn consensus_time_never_goes_back_even_if_the_clock_does() -> TestResult {
     let scratch = Scratch::new();
     let ledger = scratch.open();

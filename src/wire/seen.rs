@@ -1,0 +1,59 @@
+//! Signatures this process made or has already checked. A message is signed once and read by
+//! every replica of the log in the same process (the coordinator, simulated agents, a restarted
+//! reader); checking the same signature again proves nothing new, so each (key, message,
+//! signature) triple is checked once per process. The memo is bounded: it keeps two generations
+//! of at most [`GENERATION`] entries and forgets the older one when the newer fills up, so a
+//! forgotten signature is simply checked again.
+
+use std::collections::HashSet;
+use std::sync::{LazyLock, Mutex, PoisonError};
+
+use ed25519_dalek::VerifyingKey;
+use sha2::{Digest as _, Sha256};
+
+/// Entries per generation (32 bytes each).
+const GENERATION: usize = 1 << 20;
+
+/// What identifies a good signature: SHA-256 over the key, the signature and the signed bytes.
+pub(crate) type Mark = [u8; 32];
+
+#[derive(Default)]
+struct Seen {
+    current: HashSet<Mark>,
+    previous: HashSet<Mark>,
+}
+
+static SEEN: LazyLock<Mutex<Seen>> = LazyLock::new(|| Mutex::new(Seen::default()));
+
+/// The mark of `signature` by `key` over `message`.
+pub(crate) fn mark(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> Mark {
+    let mut hasher = Sha256::new();
+    hasher.update(key.as_bytes());
+    hasher.update(signature);
+    hasher.update(message);
+    hasher.finalize().into()
+}
+
+/// The mark of a whole encoded message (signature included) good under `key`.
+pub(crate) fn mark_bytes(key: &VerifyingKey, payload: &[u8]) -> Mark {
+    let mut hasher = Sha256::new();
+    hasher.update(b"payload");
+    hasher.update(key.as_bytes());
+    hasher.update(payload);
+    hasher.finalize().into()
+}
+
+/// Whether a signature with this mark was made or checked in this process.
+pub(crate) fn known(mark: &Mark) -> bool {
+    let seen = SEEN.lock().unwrap_or_else(PoisonError::into_inner);
+    seen.current.contains(mark) || seen.previous.contains(mark)
+}
+
+/// Records a signature made, or checked and found good.
+pub(crate) fn remember(mark: Mark) {
+    let mut seen = SEEN.lock().unwrap_or_else(PoisonError::into_inner);
+    if seen.current.len() >= GENERATION {
+        seen.previous = std::mem::take(&mut seen.current);
+    }
+    seen.current.insert(mark);
+}
