@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use super::evidence::{self, Outcome};
 use crate::check::Festival;
 use crate::engine::{Action, Config, Engine, Work};
-use crate::executor::{LogReader, RunError, Wiring, assignment, fold};
+use crate::executor::{LogReader, RunError, Wiring, assignment, fold_all};
 use crate::ledger::Ledger;
 use crate::wire::{self, Assignment, Body, Envelope, Heartbeat, ResultStatus, SigningKey, StatusUpdate, TaskResult};
 
@@ -122,9 +122,8 @@ impl<L: Ledger> Daemon<L> {
     }
 
     async fn step(&mut self, cancel: &CancellationToken) -> Result<(), RunError> {
-        for (position, m) in self.reader.poll(self.ledger.as_ref()).await? {
-            fold(&mut self.engine, &self.wiring, position, &m);
-        }
+        let messages = self.reader.poll(self.ledger.as_ref()).await?;
+        fold_all(&mut self.engine, &self.wiring, &messages);
         self.heartbeat().await?;
         let current = self.engine.work_for(&self.settings.agent);
         self.running.retain(|job| {

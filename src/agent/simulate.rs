@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::check::Festival;
 use crate::engine::{Action, Config, Engine, Work};
-use crate::executor::{LogReader, RunError, Wiring, fold};
+use crate::executor::{LogReader, RunError, Wiring, fold_all};
 use crate::ledger::Ledger;
 use crate::wire::{self, Body, Envelope, Heartbeat, ResultStatus, SigningKey, StatusUpdate, TaskResult};
 
@@ -35,9 +35,8 @@ pub async fn approver<L: Ledger>(
     let mut answered: HashSet<(usize, i64)> = HashSet::new();
     let mut sent = 0;
     while !cancel.is_cancelled() {
-        for (position, m) in reader.poll(ledger.as_ref()).await? {
-            fold(&mut engine, &wiring, position, &m);
-        }
+        let messages = reader.poll(ledger.as_ref()).await?;
+        fold_all(&mut engine, &wiring, &messages);
         for t in 0..festival.tasks.len() {
             if !engine.approvers_for(t).contains(&approver) || !answered.insert((t, engine.entered(t))) {
                 continue;
@@ -234,9 +233,7 @@ impl Replica<'_> {
         while !cancel.is_cancelled() {
             let messages = self.reader.poll(shared.ledger.as_ref()).await?;
             if !messages.is_empty() {
-                for (position, m) in &messages {
-                    fold(self.engine, &shared.wiring, *position, m);
-                }
+                fold_all(self.engine, &shared.wiring, &messages);
                 self.views.send_replace(Arc::new(views_of(self.engine, self.names)));
             }
             self.reader.wait(shared.ledger.as_ref(), POLL, cancel).await;

@@ -96,10 +96,51 @@ impl LogReader {
     }
 }
 
+/// Batches of at least this many messages are checked on every core (each message's decoding and
+/// signature are independent of the others); smaller ones on the caller's thread.
+const PARALLEL_FROM: usize = 64;
+/// Messages checked at a time: bounds the events held before they are folded.
+const CHECKED_AT_ONCE: usize = 8192;
+
+/// Folds messages of the log into an engine in their order: each decoded, checked and applied, or
+/// rejected with its reason. The checks of a large batch run in parallel; folding stays in order.
+pub fn fold_all(engine: &mut Engine, wiring: &Wiring, batch: &[(u64, TopicMessage)]) {
+    for part in batch.chunks(CHECKED_AT_ONCE) {
+        for ((position, message), event) in part.iter().zip(check_all(wiring, part)) {
+            settle(engine, *position, message, event);
+        }
+    }
+}
+
+/// [`to_event`] for every message of `batch`, in its order.
+fn check_all(wiring: &Wiring, batch: &[(u64, TopicMessage)]) -> Vec<Result<Event, Refusal>> {
+    let one = |(position, message): &(u64, TopicMessage)| to_event(wiring, *position, message);
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if batch.len() < PARALLEL_FROM || threads < 2 {
+        return batch.iter().map(one).collect();
+    }
+    let chunk = batch.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = batch
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
+}
+
 /// Folds one message of the log into an engine: decoded, checked and applied, or rejected with
 /// its reason.
 pub fn fold(engine: &mut Engine, wiring: &Wiring, position: u64, message: &TopicMessage) {
-    match to_event(wiring, position, message) {
+    settle(engine, position, message, to_event(wiring, position, message));
+}
+
+/// Applies a checked message, or records why it was refused.
+fn settle(engine: &mut Engine, position: u64, message: &TopicMessage, event: Result<Event, Refusal>) {
+    match event {
         Ok(event) => engine.apply(&event),
         Err(refusal) => engine.refuse(Rejection {
             position,
@@ -306,121 +347,4 @@ fn to_fact(wiring: &Wiring, body: Body) -> Result<Fact, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ledger::ConsensusTime;
-    use crate::wire::{Envelope, Heartbeat, SigningKey};
-
-    fn key(n: u8) -> SigningKey {
-        SigningKey::from_bytes(&[n; 32])
-    }
-
-    fn wiring() -> Wiring {
-        Wiring {
-            festival: "fest".into(),
-            tasks_topic: TopicId("0.0.10".into()),
-            status_topic: TopicId("0.0.11".into()),
-            token: TokenId("0.0.5005".into()),
-            treasury: AccountId("0.0.2".into()),
-            accounts: HashMap::from([("a1".to_string(), AccountId("0.0.1001".into()))]),
-            coordinator_key: key(1).verifying_key(),
-            agent_keys: HashMap::from([("a1".to_string(), key(2).verifying_key())]),
-            approver_keys: HashMap::new(),
-        }
-    }
-
-    fn on_status(payload: Vec<u8>) -> TopicMessage {
-        TopicMessage {
-            topic: wiring().status_topic,
-            sequence: 1,
-            consensus: ConsensusTime(5),
-            payload,
-        }
-    }
-
-    /// A heartbeat from `sender` for festival `festival`, signed with `signer`.
-    fn heartbeat(festival: &str, sender: &str, signer: u8) -> Envelope {
-        let body = Body::Heartbeat(Heartbeat {
-            agent_id: sender.into(),
-        });
-        let mut envelope = Envelope::new(body.kind(), festival, sender, 1, &body).with_id(&"ab".repeat(16));
-        wire::sign(&mut envelope, &key(signer));
-        envelope
-    }
-
-    fn refusal(payload: Vec<u8>) -> Refusal {
-        to_event(&wiring(), 1, &on_status(payload)).expect_err("the message is refused")
-    }
-
-    #[test]
-    fn refusals_name_what_is_wrong_and_which_message_it_was() {
-        let mut unsigned: serde_json::Value =
-            serde_json::from_slice(&wire::encode(&heartbeat("fest", "a1", 2))).expect("JSON");
-        unsigned["payload"] = json!({});
-        let cases = [
-            (
-                b"not json".to_vec(),
-                "",
-                "",
-                "not JSON: the message is not a JSON document",
-            ),
-            (
-                serde_json::to_vec(&unsigned).expect("JSON"),
-                "abababababababababababababababab",
-                "a1",
-                "schema: /payload: \"agent_id\" is a required property",
-            ),
-            (
-                wire::encode(&heartbeat("other", "a1", 2)),
-                "abababababababababababababababab",
-                "a1",
-                "message for festival `other`, not `fest`",
-            ),
-            (
-                wire::encode(&heartbeat("fest", "mallory", 3)),
-                "abababababababababababababababab",
-                "mallory",
-                "unknown sender `mallory`: not the coordinator, an agent or an approver of festival `fest`",
-            ),
-            (
-                wire::encode(&heartbeat("fest", "a1", 3)),
-                "abababababababababababababababab",
-                "a1",
-                "bad signature: the message is not signed by the key of `a1`",
-            ),
-        ];
-        for (payload, id, sender, reason) in cases {
-            let refused = refusal(payload);
-            assert_eq!(
-                (refused.id.as_str(), refused.sender.as_str(), refused.reason.as_str()),
-                (id, sender, reason)
-            );
-        }
-    }
-
-    #[test]
-    fn a_message_on_the_wrong_topic_names_both_topics() {
-        let body = Body::TaskEvent(wire::TaskEvent {
-            task_id: "t".into(),
-            event: "give_up".into(),
-            reason: "test".into(),
-        });
-        let mut envelope = Envelope::new(body.kind(), "fest", "coordinator", 1, &body);
-        wire::sign(&mut envelope, &key(1));
-        let refused = refusal(wire::encode(&envelope));
-        assert_eq!(
-            refused.reason,
-            "`task_event` belongs on the task topic, not the status topic"
-        );
-        assert_eq!(refused.task.as_deref(), Some("t"));
-    }
-
-    #[test]
-    fn claims_of_undecodable_messages_are_cut_short() {
-        let long = "x".repeat(1000);
-        let bytes = serde_json::to_vec(&json!({"id": long, "sender": 5, "payload": {"task_id": "t"}})).expect("JSON");
-        let refused = claimed(&bytes, "schema".into());
-        assert_eq!(refused.id.chars().count(), MAX_CLAIM_CHARS);
-        assert_eq!((refused.sender.as_str(), refused.task.as_deref()), ("", Some("t")));
-    }
-}
+mod tests;

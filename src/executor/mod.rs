@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use act::{assignment, memo, transfer_memo};
-pub use log::{LogReader, Wiring, fold};
+pub use log::{LogReader, Wiring, fold, fold_all};
 
 use crate::check::Festival;
 use crate::engine::{Engine, Outcome};
@@ -122,9 +122,7 @@ impl<L: Ledger> Coordinator<L> {
     /// Reads everything in the log so far and folds it.
     pub async fn catch_up(&mut self) -> Result<usize, RunError> {
         let messages = self.reader.poll(self.ledger.as_ref()).await?;
-        for (position, m) in &messages {
-            fold(&mut self.engine, &self.wiring, *position, m);
-        }
+        fold_all(&mut self.engine, &self.wiring, &messages);
         Ok(messages.len())
     }
 

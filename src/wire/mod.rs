@@ -31,7 +31,8 @@ pub use body::{
 };
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use envelope::{
-    Envelope, MessageType, Topic, canonical, decode, encode, rfc3339, seal, sign, verify, verify_payload,
+    Envelope, MessageType, Topic, canonical, decode, encode, forget_checked, rfc3339, seal, sign, verify,
+    verify_payload,
 };
 pub use keyring::Keyring;
 pub use keys::{generate_key, parse_public_key, parse_secret_key, public_hex, secret_hex};

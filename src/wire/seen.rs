@@ -2,7 +2,8 @@
 //! every replica of the log in the same process (the coordinator, simulated agents, a restarted
 //! reader); checking the same signature again proves nothing new, so each (key, message,
 //! signature) triple is checked once per process. The memo is bounded: it keeps two generations
-//! of at most [`GENERATION`] entries and forgets the older one when the newer fills up, so a
+//! of at most [`GENERATION`] entries (readers in one process read a message about when it is
+//! written) and forgets the older one when the newer fills up, so a
 //! forgotten signature is simply checked again.
 
 use std::collections::HashSet;
@@ -12,7 +13,7 @@ use ed25519_dalek::VerifyingKey;
 use sha2::{Digest as _, Sha256};
 
 /// Entries per generation (32 bytes each).
-const GENERATION: usize = 1 << 20;
+const GENERATION: usize = 1 << 17;
 
 /// What identifies a good signature: SHA-256 over the key, the signature and the signed bytes.
 pub(crate) type Mark = [u8; 32];
@@ -56,4 +57,9 @@ pub(crate) fn remember(mark: Mark) {
         seen.previous = std::mem::take(&mut seen.current);
     }
     seen.current.insert(mark);
+}
+
+/// Forgets every signature made or checked so far, as a fresh process starts.
+pub(crate) fn forget() {
+    *SEEN.lock().unwrap_or_else(PoisonError::into_inner) = Seen::default();
 }
