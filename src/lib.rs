@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod approval;
 pub mod check;
 pub mod cli;
 #[cfg(feature = "hedera")]
@@ -19,5 +20,6 @@ pub mod gates;
 pub mod ledger;
 pub mod load;
 pub mod plan;
+pub mod serve;
 pub mod spec;
 pub mod wire;

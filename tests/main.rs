@@ -1,6 +1,8 @@
 //! One integration-test binary: each module drives the library or the `baton` binary.
 
 mod agent;
+#[cfg(feature = "browser")]
+mod browser;
 mod cli;
 mod crash;
 #[cfg(feature = "hedera")]
@@ -14,4 +16,5 @@ mod hedera_run;
 mod rejections;
 mod robustness;
 mod run;
+mod serve;
 mod shipped;

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use super::run::{festival, runtime};
 use super::status::replay;
 use super::{FAILURE, INVALID, OK};
+use crate::approval::{self, Answer};
 use crate::check::Festival;
-use crate::ledger::Ledger as _;
-use crate::wire::{self, ApprovalAnswer, Body, Decision, Envelope, Keyring, SigningKey, parse_secret_key};
 
 #[derive(Debug, clap::Args)]
 pub struct ApproveArgs {
@@ -47,8 +46,8 @@ pub(super) fn run(args: &ApproveArgs, approve: bool, color: bool) -> u8 {
             return FAILURE;
         }
     };
-    if !festival.approvers.iter().any(|a| a.id.value == approver) {
-        eprintln!("error: `{approver}` is not an approver of festival `{}`", festival.id);
+    if let Err(e) = approval::named(&festival, &approver) {
+        eprintln!("error: {e}");
         return INVALID;
     }
     let runtime = match runtime() {
@@ -75,45 +74,19 @@ async fn answer(args: &ApproveArgs, festival: &Arc<Festival>, approver: &str, ap
             return FAILURE;
         }
     };
-    let Some(&t) = festival.index.get(&args.task) else {
-        eprintln!("error: task `{}` is not in festival `{}`", args.task, festival.id);
-        return INVALID;
-    };
-    let view = engine.task_view(t);
-    if !view.waiting_for_approval {
-        eprintln!(
-            "error: task `{}` is in state `{}`, not waiting for approval",
-            args.task, view.state
-        );
-        return INVALID;
-    }
-    let allowed = engine.approvers_for(t);
-    if !allowed.iter().any(|a| a == approver) {
-        eprintln!(
-            "error: approver `{approver}` may not answer for task `{}` in state `{}` (who may: {})",
-            args.task,
-            view.state,
-            allowed.join(", ")
-        );
-        return INVALID;
-    }
-    let key = match approver_key(args, approver) {
-        Ok(key) => key,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return FAILURE;
-        }
-    };
-    let body = Body::Approval(ApprovalAnswer {
-        task_id: args.task.clone(),
-        decision: if approve { Decision::Approve } else { Decision::Reject },
+    let answer = Answer {
+        task: args.task.clone(),
+        approve,
         reason: args.reason.clone(),
-    });
-    let mut envelope = Envelope::new(body.kind(), &festival.id, approver, 1, &body);
-    wire::sign(&mut envelope, &key);
-    if let Err(e) = ledger.submit(&wiring.status_topic, &wire::encode(&envelope)).await {
-        eprintln!("error: task `{}`: publishing the approval failed: {e}", args.task);
-        return FAILURE;
+    };
+    let published = async {
+        approval::check(&engine, &args.task, approver)?;
+        let key = approval::approver_key(&args.state, args.key_env.as_deref(), approver)?;
+        approval::publish(ledger.as_ref(), &wiring, approver, &key, &answer).await
+    };
+    if let Err(e) = published.await {
+        eprintln!("error: {e}");
+        return if e.is_refusal() { INVALID } else { FAILURE };
     }
     println!(
         "{} task `{}` as `{approver}`",
@@ -121,22 +94,4 @@ async fn answer(args: &ApproveArgs, festival: &Arc<Festival>, approver: &str, ap
         args.task
     );
     OK
-}
-
-/// The approver's private key: from `--key-env`, or the state directory's keyring.
-fn approver_key(args: &ApproveArgs, approver: &str) -> Result<SigningKey, String> {
-    if let Some(var) = &args.key_env {
-        let text = std::env::var(var).map_err(|_| format!("the environment variable `{var}` is not set"))?;
-        return parse_secret_key(&text).map_err(|e| format!("`{var}`: {e}"));
-    }
-    let path = args.state.join("keys.json");
-    let keyring = if path.exists() {
-        Keyring::load_or_create(&path).map_err(|e| e.to_string())?
-    } else {
-        return Err(format!("no keyring at `{}`; pass `--key-env VAR`", path.display()));
-    };
-    keyring
-        .get(approver)
-        .cloned()
-        .ok_or_else(|| format!("no key for approver `{approver}` in `{}`", path.display()))
 }

@@ -13,6 +13,7 @@ pub mod run;
 #[cfg(feature = "hedera")]
 mod run_hedera;
 mod schema;
+mod serve;
 mod setup;
 pub mod status;
 mod validate;
@@ -91,6 +92,8 @@ pub enum Command {
     Approve(approve::ApproveArgs),
     /// Reject a task waiting for approval, with a reason.
     Reject(approve::ApproveArgs),
+    /// A live web view of a festival, with approvals, beside `baton run`.
+    Serve(serve::ServeArgs),
     /// The reference agent daemon: takes its assignments, runs their commands, reports.
     Agent(agent::AgentArgs),
     /// A Hedera-compatible node and mirror on loopback, serving a local ledger (`hedera` feature).
@@ -178,6 +181,7 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Status(args) => status::run(args, color),
         Command::Approve(args) => approve::run(args, true, color),
         Command::Reject(args) => approve::run(args, false, color),
+        Command::Serve(args) => serve::run(args, color),
         Command::Agent(args) => agent::run(args, color),
         Command::Devnet(args) => devnet::run(args),
         Command::Setup(args) => setup::run(args, color),

@@ -179,7 +179,7 @@ fn rejected(out: &mut String, rejections: &[crate::engine::Rejection]) {
 
 /// The JSON `baton status --format json` prints.
 #[must_use]
-pub(super) fn json(engine: &Engine) -> serde_json::Value {
+pub fn json(engine: &Engine) -> serde_json::Value {
     let (sum, n) = engine.paid();
     json!({
         "festival": engine.festival().id,
