@@ -333,3 +333,115 @@ fn the_agent_daemon_runs_on_devnet_from_its_own_account() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A child process killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The HBAR balance of `account`, in tinybars, through the SDK.
+fn hbar(env: &BTreeMap<String, String>, account: &str) -> i64 {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let node_account: AccountId = env["HEDERA_NODE_ACCOUNT"].parse().expect("node account");
+        let client = Client::for_network(HashMap::from([(env["HEDERA_NODE"].clone(), node_account)])).expect("client");
+        let key = PrivateKey::from_str_ed25519(&env["OPERATOR_KEY"]).expect("operator key");
+        client.set_operator(env["OPERATOR_ID"].parse().expect("operator"), key);
+        let balance = AccountBalanceQuery::new()
+            .account_id(account.parse().expect("account"))
+            .execute(&client)
+            .await
+            .expect("balance query");
+        balance.hbars.to_tinybars()
+    })
+}
+
+/// Waits until `baton status --network devnet` shows the one task of `workflow` waiting for
+/// approval in `state`.
+fn waits_in(dir: &Path, workflow: &str, state: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        let status = baton(dir, &["status", workflow, "--network", "devnet", "--format", "json"]);
+        let report: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
+        let task = &report["tasks"][0];
+        if task["state"] == state && task["waiting_for_approval"] == true {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the task never waited in `{state}`: {report}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn approvals_on_devnet_are_paid_by_the_approver_and_carry_the_task_to_payment() {
+    let dir = scratch();
+    let (_devnet, lines) = start_devnet(&dir, &[]);
+    std::fs::write(dir.join(".env"), lines.join("\n") + "\n").expect(".env");
+    let workflow = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/hedera/approval.yaml")
+        .display()
+        .to_string();
+    let setup = baton(&dir, &["setup", "--network", "devnet", "--festival", &workflow]);
+    assert!(setup.status.success(), "{}", text(&setup));
+    let env = read_env(&dir.join(".env"));
+    let state = dir.join("state").display().to_string();
+    let mut args = run_args(&workflow, &state);
+    args.push("--manual-approvals");
+    let mut run = Running(
+        Command::new(cargo_bin("baton"))
+            .args(&args)
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("baton run starts"),
+    );
+    let approve = |who: &str| {
+        baton(
+            &dir,
+            &["approve", &workflow, "change", "--network", "devnet", "--as", who],
+        )
+    };
+
+    waits_in(&dir, &workflow, "design_approval");
+    let refused = approve("qa-lead");
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("approver `qa-lead` may not answer for task `change` in state `design_approval`"),
+        "{}",
+        text(&refused)
+    );
+    let manager = env["RELEASE_MANAGER_ACCOUNT"].clone();
+    let before = hbar(&env, &manager);
+    let approved = approve("release-manager");
+    assert!(approved.status.success(), "{}", text(&approved));
+    assert!(text(&approved).contains("approved task `change` as `release-manager`"));
+    assert!(hbar(&env, &manager) < before, "the release manager paid for the answer");
+
+    waits_in(&dir, &workflow, "review");
+    let signed_off = approve("qa-lead");
+    assert!(signed_off.status.success(), "{}", text(&signed_off));
+    let start = std::time::Instant::now();
+    let ended = loop {
+        if let Some(status) = run.0.try_wait().expect("the run can be waited for") {
+            break status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "the run did not end");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(ended.success(), "{ended:?}");
+    let status = baton(&dir, &["status", &workflow, "--network", "devnet", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
+    assert_eq!(report["tasks"][0]["state"], "paid", "{report}");
+    assert_eq!(report["rejections"], serde_json::json!([]), "{report}");
+    assert_eq!(balances(&env, &[env["AGENT_1_ACCOUNT"].clone()]), 500);
+    let _ = std::fs::remove_dir_all(&dir);
+}

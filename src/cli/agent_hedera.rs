@@ -5,13 +5,11 @@
 
 use super::agent::{AgentArgs, key};
 use crate::check::Festival;
-use crate::executor::network::{coordinator_account, environment, signer_key, signers, wiring};
+use crate::executor::network::{coordinator_account, environment, paying_as, wiring, workflow_key};
 use crate::executor::{RunError, Wiring};
 use crate::ledger::AccountId;
 use crate::ledger::hedera::{HederaConfig, HederaLedger};
-use crate::load::load;
-use crate::spec::ProcessEnv;
-use crate::wire::{SigningKey, public_hex, secret_hex};
+use crate::wire::{SigningKey, public_hex};
 
 /// A client paying from the agent's account, the festival's wiring and the agent's key.
 pub(super) async fn connect(
@@ -29,15 +27,7 @@ pub(super) async fn connect(
         .ok_or_else(|| RunError::Setup(format!("agent `{}` has no `account` in the workflow", args.id)))?
         .value
         .parse()?;
-    let (id, secret) = (account.to_string(), secret_hex(&agent_key));
-    let paying = |name: &str| -> Option<String> {
-        match name {
-            "OPERATOR_ID" => Some(id.clone()),
-            "OPERATOR_KEY" => Some(secret.clone()),
-            _ => env(name),
-        }
-    };
-    let ledger = HederaLedger::connect(HederaConfig::from_vars(&paying)?)?;
+    let ledger = HederaLedger::connect(HederaConfig::from_vars(&paying_as(&env, &account, &agent_key))?)?;
     let wiring = wiring(&ledger, &coordinator, festival, &env).await?;
     let known = wiring.agent_keys.get(&args.id).map(public_hex);
     if known.as_deref() != Some(public_hex(&agent_key.verifying_key()).as_str()) {
@@ -62,16 +52,5 @@ fn agent_key(
     if args.key_env.is_some() {
         return key(args);
     }
-    let loaded = load(&args.path, &ProcessEnv).map_err(|e| RunError::Setup(e.to_string()))?;
-    let signer = signers(&loaded.sources, festival)
-        .into_iter()
-        .find(|s| s.id == args.id)
-        .ok_or_else(|| {
-            RunError::Setup(format!(
-                "agent `{}`'s account is not read from a variable; pass `--key-env VAR`",
-                args.id
-            ))
-        })?;
-    signer_key(&signer, env)?
-        .ok_or_else(|| RunError::Setup(format!("`{}` is not set (`baton setup` writes it)", signer.key_var)))
+    workflow_key(&args.path, festival, &args.id, env)
 }

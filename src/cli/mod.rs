@@ -6,6 +6,8 @@ mod agent;
 #[cfg(feature = "hedera")]
 mod agent_hedera;
 pub mod approve;
+#[cfg(feature = "hedera")]
+mod approve_hedera;
 mod devnet;
 mod gate;
 mod plan;

@@ -10,8 +10,8 @@ use super::run::runtime;
 use super::{FAILURE, OK};
 use crate::check::Festival;
 use crate::engine::{Config, Engine};
-use crate::executor::{LogReader, RunError, Wiring, fold, setup};
-use crate::ledger::LocalLedger;
+use crate::executor::{LogReader, RunError, Wiring, fold_all, setup};
+use crate::ledger::{Ledger, LocalLedger};
 use crate::spec::Amount;
 
 /// Rejections the table shows, the latest first.
@@ -49,18 +49,25 @@ pub(super) async fn replay(
     let Some(wiring) = setup::existing(&ledger, state, &festival).await? else {
         return Ok(None);
     };
-    let mut engine = Engine::new(festival, &Config::default())?;
-    let mut reader = LogReader::new(&wiring);
-    loop {
-        let batch = reader.poll(ledger.as_ref()).await?;
-        if batch.is_empty() {
-            break;
-        }
-        for (position, m) in &batch {
-            fold(&mut engine, &wiring, *position, m);
-        }
-    }
+    let engine = fold_log(ledger.as_ref(), &wiring, festival).await?;
     Ok(Some((engine, wiring, ledger)))
+}
+
+/// A fresh engine with the whole log of the festival folded into it, as far as `ledger` shows it.
+pub(super) async fn fold_log<L: Ledger>(
+    ledger: &L,
+    wiring: &Wiring,
+    festival: Arc<Festival>,
+) -> Result<Engine, RunError> {
+    let mut engine = Engine::new(festival, &Config::default())?;
+    let mut reader = LogReader::new(wiring);
+    loop {
+        let batch = reader.poll(ledger).await?;
+        if batch.is_empty() {
+            return Ok(engine);
+        }
+        fold_all(&mut engine, wiring, &batch);
+    }
 }
 
 /// The engine for `baton status`: the log folded, or the plan before its first run.
@@ -237,9 +244,9 @@ mod hedera {
     use std::sync::Arc;
 
     use crate::check::Festival;
-    use crate::engine::{Config, Engine};
+    use crate::engine::Engine;
+    use crate::executor::RunError;
     use crate::executor::network::{coordinator_account, environment, wiring};
-    use crate::executor::{LogReader, RunError, fold};
     use crate::ledger::hedera::{HederaConfig, HederaLedger};
 
     pub(super) async fn replay(network: &str, festival: Arc<Festival>) -> Result<Engine, RunError> {
@@ -247,16 +254,6 @@ mod hedera {
         let coordinator = coordinator_account(&env)?;
         let ledger = HederaLedger::connect(HederaConfig::from_vars(&env)?)?;
         let wiring = wiring(&ledger, &coordinator, &festival, &env).await?;
-        let mut engine = Engine::new(festival, &Config::default())?;
-        let mut reader = LogReader::new(&wiring);
-        loop {
-            let batch = reader.poll(&ledger).await?;
-            if batch.is_empty() {
-                return Ok(engine);
-            }
-            for (position, m) in &batch {
-                fold(&mut engine, &wiring, *position, m);
-            }
-        }
+        super::fold_log(&ledger, &wiring, festival).await
     }
 }

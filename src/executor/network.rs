@@ -8,6 +8,7 @@
 //! the `.env` is the coordinator and the token's treasury.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use super::RunError;
 use super::log::Wiring;
@@ -15,7 +16,8 @@ use crate::check::Festival;
 use crate::diagnostics::Sources;
 use crate::ledger::hedera::HederaLedger;
 use crate::ledger::{AccountId, Ledger, LedgerError, TokenId, TopicId};
-use crate::spec::Spanned;
+use crate::load::load;
+use crate::spec::{ProcessEnv, Spanned};
 use crate::wire::{SigningKey, VerifyingKey, generate_key, parse_public_key, parse_secret_key, secret_hex};
 
 /// Looks a variable up (the process environment after `.env`, or a test's map).
@@ -97,6 +99,32 @@ pub fn signer_key(signer: &Signer, vars: Vars<'_>) -> Result<Option<SigningKey>,
         .filter(|v| !v.trim().is_empty())
         .map(|text| parse_secret_key(&text).map_err(|e| RunError::Setup(format!("`{}`: {e}", signer.key_var))))
         .transpose()
+}
+
+/// The key of signer `id` (an agent or approver) from the variable beside its account's in the
+/// workflow at `path` (`AGENT_1_ACCOUNT` → `AGENT_1_KEY`, as `baton setup` writes them).
+pub fn workflow_key(path: &Path, festival: &Festival, id: &str, vars: Vars<'_>) -> Result<SigningKey, RunError> {
+    let loaded = load(path, &ProcessEnv).map_err(|e| RunError::Setup(e.to_string()))?;
+    let signer = signers(&loaded.sources, festival)
+        .into_iter()
+        .find(|s| s.id == id)
+        .ok_or_else(|| {
+            RunError::Setup(format!(
+                "`{id}`'s account is not read from a variable; pass `--key-env VAR`"
+            ))
+        })?;
+    signer_key(&signer, vars)?
+        .ok_or_else(|| RunError::Setup(format!("`{}` is not set (`baton setup` writes it)", signer.key_var)))
+}
+
+/// `vars` with the operator replaced by `account` and `key`: a client paying as that signer.
+pub fn paying_as<'a>(vars: Vars<'a>, account: &AccountId, key: &SigningKey) -> impl Fn(&str) -> Option<String> + 'a {
+    let (id, secret) = (account.to_string(), secret_hex(key));
+    move |name: &str| match name {
+        "OPERATOR_ID" => Some(id.clone()),
+        "OPERATOR_KEY" => Some(secret.clone()),
+        _ => vars(name),
+    }
 }
 
 /// The festival's wiring on a Hedera network, checked against the network's accounts.
