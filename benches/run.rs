@@ -14,8 +14,10 @@
 //! read while it runs). The baselines are the median of three runs.
 //!
 //! Baselines, in the same process: loading and checking the same workflow file (`load::load`,
-//! which the run does first), and the engine alone driving the same festival to payment with
-//! instant agents and no I/O (as in `benches/engine.rs`).
+//! which the run does first), the engine alone driving the same festival to payment with
+//! instant agents and no I/O (as in `benches/engine.rs`), and signing and encoding as many
+//! messages as a run logs (5.1 a task, `wire::seal`), once each on one thread: every message is
+//! signed by its sender, so no run can be faster than this on one core.
 
 mod common;
 
@@ -55,6 +57,18 @@ fn main() {
         d.run();
         d
     });
+    // Every message of a run is signed once by its sender: the floor of any run that signs them.
+    let messages = tasks * 51 / 10;
+    let key = baton::wire::SigningKey::from_bytes(&[7; 32]);
+    let body = baton::wire::Body::Heartbeat(baton::wire::Heartbeat {
+        agent_id: "agent-1".into(),
+    });
+    let sealing = time(3, || {
+        for n in 0..messages {
+            let mut envelope = baton::wire::Envelope::new(body.kind(), "bench", "agent-1", n as u64, &body);
+            std::hint::black_box(baton::wire::seal(&mut envelope, &key));
+        }
+    });
     println!("{tasks} tasks; {binary}");
     let us = |d: Duration| d.as_secs_f64() * 1e6 / tasks as f64;
     println!(
@@ -66,6 +80,11 @@ fn main() {
         "baseline  engine alone to payment:            {:7.3} s  {:8.2} us/task",
         engine.wall.as_secs_f64(),
         us(engine.wall)
+    );
+    println!(
+        "baseline  sign and encode {messages} messages once: {:7.3} s  {:8.2} us/task (one thread)",
+        sealing.wall.as_secs_f64(),
+        us(sealing.wall)
     );
     let modes: [(&str, &[&str], usize); 2] = [
         (
@@ -84,13 +103,13 @@ fn main() {
             .map(|i| run_once(&binary, &workflow, &dir.join(format!("state-{i}")), extra))
             .collect();
         results.sort_by_key(|r| r.wall);
-        print(label, tasks, &results, engine.wall);
+        print(label, tasks, &results, engine.wall, sealing.wall);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Prints the median run and the peak memory of all runs.
-fn print(label: &str, tasks: usize, results: &[Run], engine: Duration) {
+fn print(label: &str, tasks: usize, results: &[Run], engine: Duration, sealing: Duration) {
     let median = &results[results.len() / 2];
     let peak = results.iter().map(|r| r.peak_kib).max().unwrap_or(0);
     let secs = median.wall.as_secs_f64();
@@ -104,11 +123,12 @@ fn print(label: &str, tasks: usize, results: &[Run], engine: Duration) {
         results.len()
     );
     println!(
-        "          CPU time (user + system, all threads) {:.2} s, {:.1} us/task; peak memory (VmHWM) {:.0} MiB; {:.0}x the engine alone",
+        "          CPU time (user + system, all threads) {:.2} s, {:.1} us/task; peak memory (VmHWM) {:.0} MiB; {:.0}x the engine alone, {:.1}x signing every message",
         median.cpu,
         median.cpu * 1e6 / tasks as f64,
         peak as f64 / 1024.0,
-        secs / engine.as_secs_f64()
+        secs / engine.as_secs_f64(),
+        secs / sealing.as_secs_f64()
     );
 }
 
