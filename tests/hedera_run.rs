@@ -16,7 +16,7 @@ use hiero_sdk::{AccountBalanceQuery, AccountId, Client, PrivateKey, TokenId};
 const WORKFLOW: &str = "workflows/quality-pipeline.yaml";
 
 /// The devnet child, killed when dropped.
-struct Devnet(Child);
+pub(crate) struct Devnet(Child);
 
 impl Drop for Devnet {
     fn drop(&mut self) {
@@ -25,7 +25,7 @@ impl Drop for Devnet {
     }
 }
 
-fn scratch() -> PathBuf {
+pub(crate) fn scratch() -> PathBuf {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -34,7 +34,7 @@ fn scratch() -> PathBuf {
     dir
 }
 
-fn baton(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn baton(dir: &Path, args: &[&str]) -> Output {
     Command::new(cargo_bin("baton"))
         .args(args)
         .current_dir(dir)
@@ -45,7 +45,7 @@ fn baton(dir: &Path, args: &[&str]) -> Output {
 }
 
 /// Starts `baton devnet` (with `faults` flags) and returns it with the `.env` lines it printed.
-fn start_devnet(dir: &Path, faults: &[&str]) -> (Devnet, Vec<String>) {
+pub(crate) fn start_devnet(dir: &Path, faults: &[&str]) -> (Devnet, Vec<String>) {
     let state = dir.join("devnet").display().to_string();
     let mut child = Command::new(cargo_bin("baton"))
         .args(["devnet", "--port", "0", "--mirror-port", "0", "--state", &state])
@@ -73,7 +73,7 @@ fn start_devnet(dir: &Path, faults: &[&str]) -> (Devnet, Vec<String>) {
     (devnet, lines)
 }
 
-fn read_env(path: &Path) -> BTreeMap<String, String> {
+pub(crate) fn read_env(path: &Path) -> BTreeMap<String, String> {
     std::fs::read_to_string(path)
         .expect(".env")
         .lines()
@@ -81,7 +81,7 @@ fn read_env(path: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),
@@ -90,7 +90,7 @@ fn text(out: &Output) -> String {
 }
 
 /// The token balances of the given accounts, through the SDK, paid by the operator.
-fn balances(env: &BTreeMap<String, String>, accounts: &[String]) -> i64 {
+pub(crate) fn balances(env: &BTreeMap<String, String>, accounts: &[String]) -> i64 {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let node_account: AccountId = env["HEDERA_NODE_ACCOUNT"].parse().expect("node account");

@@ -17,4 +17,6 @@ mod rejections;
 mod robustness;
 mod run;
 mod serve;
+#[cfg(feature = "hedera")]
+mod serve_hedera;
 mod shipped;

@@ -47,7 +47,7 @@ pub(super) async fn connect(
 fn agent_key(
     args: &AgentArgs,
     festival: &Festival,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<SigningKey, RunError> {
     if args.key_env.is_some() {
         return key(args);

@@ -58,7 +58,7 @@ pub(super) async fn execute(args: &RunArgs, festival: Arc<Festival>) -> Result<(
 fn signing_accounts(
     args: &RunArgs,
     festival: &Festival,
-    vars: &dyn Fn(&str) -> Option<String>,
+    vars: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<HashMap<String, (AccountId, crate::wire::SigningKey)>, RunError> {
     let loaded = load(&args.path, &ProcessEnv).map_err(|e| RunError::Setup(e.to_string()))?;
     let mut out = HashMap::new();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::run::{festival, runtime};
+use super::run::runtime;
 use super::{FAILURE, INVALID, OK};
 use crate::approval;
 use crate::check::Festival;
@@ -19,35 +19,37 @@ pub struct ServeArgs {
     /// Where the local ledger and keys live (`baton run --state`).
     #[arg(long, default_value = ".baton")]
     pub state: PathBuf,
-    /// The ledger: only `local` for now.
+    /// The ledger: `local`, or a Hedera network (`hedera` feature), read through its mirror;
+    /// answers are then paid from each approver's own account.
     #[arg(long, default_value = "local")]
     pub network: String,
     /// The address to listen on; port 0 picks a free one. Loopback unless you say otherwise.
     #[arg(long, default_value = "127.0.0.1:8700")]
     pub addr: SocketAddr,
     /// An approver answers through the page are signed as (repeatable); by default every
-    /// approver of the workflow whose key the state directory's keyring holds.
+    /// approver of the workflow whose key the state directory's keyring holds (on Hedera, whose
+    /// key variable is set).
     #[arg(long = "as", value_name = "APPROVER")]
     pub approvers: Vec<String>,
     /// The environment variable holding the private key of the one approver of `--as` (read
-    /// from `.env` too); without it keys come from the state directory's keyring.
+    /// from `.env` too); without it keys come from the state directory's keyring (on Hedera, from
+    /// the variable beside the approver's account variable).
     #[arg(long)]
     pub key_env: Option<String>,
 }
 
 pub(super) fn run(args: &ServeArgs, color: bool) -> u8 {
-    if args.network != "local" {
-        eprintln!(
-            "error: `baton serve` follows the local ledger only; network `{}` is not supported yet \
-             (read its state with `baton status --network {}`)",
-            args.network, args.network
-        );
-        return FAILURE;
-    }
-    let festival = match festival(&args.path, color) {
-        Ok(f) => Arc::new(f),
+    let festival = match super::festival_on(&args.path, &args.network, color) {
+        Ok(f) => f,
         Err(code) => return code,
     };
+    #[cfg(feature = "hedera")]
+    if args.network != "local"
+        && let Err(e) = crate::serve::hedera::check(&args.network)
+    {
+        eprintln!("error: network `{}`: {e}", args.network);
+        return FAILURE;
+    }
     let signers = match signers(args, &festival) {
         Ok(s) => s,
         Err(code) => return code,
@@ -57,6 +59,8 @@ pub(super) fn run(args: &ServeArgs, color: bool) -> u8 {
         Err(code) => return code,
     };
     let options = Options {
+        workflow: args.path.clone(),
+        network: args.network.clone(),
         state: args.state.clone(),
         signers,
         key_env: args.key_env.clone(),

@@ -14,14 +14,14 @@ use super::RunError;
 use super::log::Wiring;
 use crate::check::Festival;
 use crate::diagnostics::Sources;
-use crate::ledger::hedera::HederaLedger;
+use crate::ledger::hedera::{HederaConfig, HederaLedger};
 use crate::ledger::{AccountId, Ledger, LedgerError, TokenId, TopicId};
 use crate::load::load;
 use crate::spec::{ProcessEnv, Spanned};
 use crate::wire::{SigningKey, VerifyingKey, generate_key, parse_public_key, parse_secret_key, secret_hex};
 
 /// Looks a variable up (the process environment after `.env`, or a test's map).
-pub type Vars<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub type Vars<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 
 /// The process environment (after `.env`) with `HEDERA_NETWORK` set to `network`; an empty
 /// value counts as unset.
@@ -115,6 +115,49 @@ pub fn workflow_key(path: &Path, festival: &Festival, id: &str, vars: Vars<'_>) 
         })?;
     signer_key(&signer, vars)?
         .ok_or_else(|| RunError::Setup(format!("`{}` is not set (`baton setup` writes it)", signer.key_var)))
+}
+
+/// A client paying from signer `id`'s own account (an approver's, else an agent's, as the workflow
+/// names it) with its key: from the variable `key_env` when given, else from the variable beside
+/// the account's in the workflow at `path`. Check the key with [`check_signer_key`] once the
+/// festival's wiring is known.
+pub fn signer_client(
+    path: &Path,
+    festival: &Festival,
+    id: &str,
+    key_env: Option<&str>,
+    vars: Vars<'_>,
+) -> Result<(HederaLedger, SigningKey, AccountId), RunError> {
+    let key = match key_env {
+        Some(var) => {
+            let text =
+                vars(var).ok_or_else(|| RunError::Setup(format!("the environment variable `{var}` is not set")))?;
+            parse_secret_key(&text).map_err(|e| RunError::Setup(format!("`{var}`: {e}")))?
+        }
+        None => workflow_key(path, festival, id, vars)?,
+    };
+    let approvers = festival.approvers.iter().map(|a| (&a.id.value, a.account.as_ref()));
+    let agents = festival.agents.iter().map(|a| (&a.id.value, a.account.as_ref()));
+    let account: AccountId = approvers
+        .chain(agents)
+        .find(|(who, _)| *who == id)
+        .and_then(|(_, account)| account)
+        .ok_or_else(|| RunError::Setup(format!("`{id}` has no `account` in the workflow")))?
+        .value
+        .parse()?;
+    let config = HederaConfig::from_vars(&paying_as(vars, &account, &key))?;
+    Ok((HederaLedger::connect(config)?, key, account))
+}
+
+/// Refuses a key that is not the one the festival knows for signer `id` (its account's key).
+pub fn check_signer_key(wiring: &Wiring, id: &str, key: &SigningKey, account: &AccountId) -> Result<(), RunError> {
+    let known = wiring.approver_keys.get(id).or_else(|| wiring.agent_keys.get(id));
+    if known.map(VerifyingKey::as_bytes) == Some(key.verifying_key().as_bytes()) {
+        return Ok(());
+    }
+    Err(RunError::Setup(format!(
+        "the key given for `{id}` is not the key its account `{account}` holds"
+    )))
 }
 
 /// `vars` with the operator replaced by `account` and `key`: a client paying as that signer.

@@ -14,9 +14,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use serde_json::{Value, json};
 
-use super::follow::Shared;
+use super::follow::{Attached, Shared, Source};
 use super::{AppState, error};
 use crate::approval::{self, Answer, ApprovalError};
+use crate::ledger::ConsensusTime;
 
 /// The body of an answer; both fields are optional (a rejection needs its reason).
 #[derive(Debug, Default, serde::Deserialize)]
@@ -191,13 +192,36 @@ async fn publish(shared: &Shared, approver: &str, answer: &Answer) -> Result<u64
             ),
         ));
     };
-    let signing = approval::approver_key(&shared.options.state, shared.options.key_env.as_deref(), approver)
-        .map_err(|e| refusal(&e, &answer.task))?;
-    let (sequence, _) = approval::publish(attached.ledger.as_ref(), &attached.wiring, approver, &signing, answer)
+    let (sequence, _) = signed(shared, attached, approver, answer)
         .await
         .map_err(|e| refusal(&e, &answer.task))?;
     answered.insert(key);
     Ok(sequence)
+}
+
+/// Signs the answer as `approver` and publishes it where the log is: on the local ledger with the
+/// key from the keyring (or `--key-env`), on a Hedera network paid from the approver's account.
+async fn signed(
+    shared: &Shared,
+    attached: &Attached,
+    approver: &str,
+    answer: &Answer,
+) -> Result<(u64, ConsensusTime), ApprovalError> {
+    match &attached.source {
+        Source::Local(ledger) => {
+            let key = approval::approver_key(&shared.options.state, shared.options.key_env.as_deref(), approver)?;
+            approval::publish(ledger.as_ref(), &attached.wiring, approver, &key, answer).await
+        }
+        #[cfg(feature = "hedera")]
+        Source::Hedera(network) => {
+            let (ledger, key) = network.signer(approver).ok_or_else(|| {
+                ApprovalError::Key(format!(
+                    "no key for approver `{approver}` on this network (see the warning `baton serve` printed at start)"
+                ))
+            })?;
+            approval::publish(ledger, &attached.wiring, approver, key, answer).await
+        }
+    }
 }
 
 /// The response to an answer refused or failed, with the status that fits.

@@ -9,7 +9,6 @@
 //! it, each exactly once).
 
 use std::collections::{HashSet, VecDeque};
-use std::path::Path;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -21,7 +20,7 @@ use super::Options;
 use crate::check::Festival;
 use crate::engine::{Config, Engine, EngineError, Nanos};
 use crate::executor::{LogReader, RunError, Wiring, fold, setup};
-use crate::ledger::{LocalLedger, TopicMessage};
+use crate::ledger::{LedgerError, LocalLedger, TopicMessage};
 use crate::wire;
 
 /// How often the log is read for new messages (sooner after an answer the server published).
@@ -63,8 +62,25 @@ pub(super) struct Live {
 
 /// The ledger and wiring of a festival that has run.
 pub(super) struct Attached {
-    pub(super) ledger: Arc<LocalLedger>,
+    pub(super) source: Source,
     pub(super) wiring: Wiring,
+}
+
+/// Where the log is read and answers are published.
+pub(super) enum Source {
+    Local(Arc<LocalLedger>),
+    #[cfg(feature = "hedera")]
+    Hedera(Box<super::hedera::Network>),
+}
+
+impl Attached {
+    async fn poll(&self, reader: &mut LogReader) -> Result<Vec<(u64, TopicMessage)>, LedgerError> {
+        match &self.source {
+            Source::Local(ledger) => reader.poll(ledger.as_ref()).await,
+            #[cfg(feature = "hedera")]
+            Source::Hedera(network) => reader.poll(&network.reader).await,
+        }
+    }
 }
 
 impl Shared {
@@ -182,7 +198,7 @@ fn entry(wiring: &Wiring, position: u64, message: &TopicMessage, rejected: Optio
 /// arrives.
 pub(super) async fn follow(shared: Arc<Shared>, cancel: CancellationToken) {
     let attached = loop {
-        match attach(&shared.options.state, &shared.festival).await {
+        match attach(&shared.options, &shared.festival).await {
             Ok(Some(attached)) => break attached,
             Ok(None) => {}
             Err(e) => shared.failed(e.to_string()),
@@ -195,7 +211,7 @@ pub(super) async fn follow(shared: Arc<Shared>, cancel: CancellationToken) {
     let attached = shared.attached.get_or_init(|| attached);
     let mut reader = LogReader::new(&attached.wiring);
     loop {
-        match reader.poll(attached.ledger.as_ref()).await {
+        match attached.poll(&mut reader).await {
             Ok(batch) if batch.is_empty() => {}
             Ok(batch) => shared.apply(&attached.wiring, &batch),
             Err(e) => shared.failed(e.to_string()),
@@ -208,8 +224,18 @@ pub(super) async fn follow(shared: Arc<Shared>, cancel: CancellationToken) {
     }
 }
 
-/// The festival's ledger and wiring once `baton run` has set it up in `state`; creates nothing.
-async fn attach(state: &Path, festival: &Festival) -> Result<Option<Attached>, RunError> {
+/// The festival's ledger and wiring: on the local ledger once `baton run` has set it up in the
+/// state directory (nothing is created), on a Hedera network from the accounts in `.env`.
+async fn attach(options: &Options, festival: &Festival) -> Result<Option<Attached>, RunError> {
+    #[cfg(feature = "hedera")]
+    if options.network != "local" {
+        let (network, wiring) = super::hedera::connect(options, festival).await?;
+        return Ok(Some(Attached {
+            source: Source::Hedera(Box::new(network)),
+            wiring,
+        }));
+    }
+    let state = options.state.as_path();
     if !state.join("ledger.sqlite3").exists() {
         return Ok(None);
     }
@@ -217,5 +243,8 @@ async fn attach(state: &Path, festival: &Festival) -> Result<Option<Attached>, R
     let Some(wiring) = setup::existing(&ledger, state, festival).await? else {
         return Ok(None);
     };
-    Ok(Some(Attached { ledger, wiring }))
+    Ok(Some(Attached {
+        source: Source::Local(ledger),
+        wiring,
+    }))
 }

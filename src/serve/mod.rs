@@ -14,6 +14,8 @@
 mod api;
 mod approve;
 mod follow;
+#[cfg(feature = "hedera")]
+pub mod hedera;
 mod stream;
 
 use std::net::SocketAddr;
@@ -34,6 +36,10 @@ use follow::Shared;
 /// How the server follows the festival and whom it signs approvals as.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The workflow file (where the approvers' key variables are named).
+    pub workflow: PathBuf,
+    /// `local`, or a Hedera network (`hedera` feature) read through its mirror.
+    pub network: String,
     /// The state directory of the local ledger (`baton run --state`).
     pub state: PathBuf,
     /// The approvers answers may be signed as; each is named in the workflow.

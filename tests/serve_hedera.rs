@@ -1,0 +1,114 @@
+//! `baton serve --network devnet`: the page's API follows a festival through the mirror, and an
+//! answer given through it is paid from the approver's own account and carries the task to
+//! payment.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use assert_cmd::cargo::cargo_bin;
+use serde_json::json;
+
+use super::hedera_run::{balances, baton, read_env, scratch, start_devnet, text};
+use super::serve::{Running, get, request, wait_for};
+
+/// Starts `baton serve --network devnet` in `dir` on a free port; its address and token.
+fn start_serve(dir: &Path, workflow: &str) -> (Running, String, String) {
+    let mut child = Command::new(cargo_bin("baton"))
+        .args(["serve", workflow, "--network", "devnet", "--addr", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("baton serve starts");
+    let stdout = child.stdout.take().expect("serve's stdout is piped");
+    let child = Running(child);
+    let (send, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = send.send(line);
+        }
+    });
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("baton serve prints its address");
+        if let Some(url) = line.strip_prefix("open http://") {
+            let (addr, token) = url.split_once("/#token=").expect("the URL carries the token");
+            return (child, addr.to_owned(), token.to_owned());
+        }
+    }
+}
+
+#[test]
+fn on_devnet_the_page_follows_the_mirror_and_its_answers_are_paid_by_the_approver() {
+    let dir = scratch();
+    let (_devnet, lines) = start_devnet(&dir, &[]);
+    std::fs::write(dir.join(".env"), lines.join("\n") + "\n").expect(".env");
+    let workflow = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/hedera/approval.yaml")
+        .display()
+        .to_string();
+    let setup = baton(&dir, &["setup", "--network", "devnet", "--festival", &workflow]);
+    assert!(setup.status.success(), "{}", text(&setup));
+    let env = read_env(&dir.join(".env"));
+    let (_served, addr, token) = start_serve(&dir, &workflow);
+    let state = dir.join("state").display().to_string();
+    let args = [
+        "run",
+        &workflow,
+        "--network",
+        "devnet",
+        "--simulate",
+        "--manual-approvals",
+        "--quiet",
+        "--success-rate",
+        "1",
+        "--work-ms",
+        "20",
+        "--state",
+        &state,
+    ];
+    let mut run = Running(
+        Command::new(cargo_bin("baton"))
+            .args(args)
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("baton run starts"),
+    );
+    let bearer = format!("Bearer {token}");
+    for (state, approver) in [("design_approval", "release-manager"), ("review", "qa-lead")] {
+        wait_for(Duration::from_secs(120), state, || {
+            let approvals = get(&addr, "/api/approvals");
+            let waiting = approvals["approvals"].as_array()?.first()?.clone();
+            (waiting["state"] == state).then_some(waiting)
+        });
+        let body = json!({ "as": approver }).to_string();
+        let (status, reply) = request(
+            &addr,
+            "POST",
+            "/api/tasks/change/approve",
+            &[("Authorization", &bearer), ("Content-Type", "application/json")],
+            &body,
+        );
+        assert_eq!(status, 200, "{reply}");
+        assert_eq!(reply["as"], approver, "{reply}");
+    }
+    let ended = wait_for(Duration::from_secs(120), "baton run to end", || {
+        run.0.try_wait().ok().flatten()
+    });
+    assert!(ended.success(), "{ended:?}");
+    let tasks = wait_for(Duration::from_secs(30), "the page to show the payment", || {
+        let tasks = get(&addr, "/api/tasks");
+        (tasks["outcome"] == "finished").then_some(tasks)
+    });
+    assert_eq!(tasks["tasks"][0]["state"], "paid", "{tasks}");
+    assert_eq!(tasks["rejections"], json!([]), "{tasks}");
+    assert_eq!(balances(&env, &[env["AGENT_1_ACCOUNT"].clone()]), 500);
+    let _ = std::fs::remove_dir_all(&dir);
+}
