@@ -189,18 +189,27 @@ fn body(fact: &Fact, festival: &Festival, wiring: &Wiring, holders: &Holders) ->
                 dependencies: spec.depends_on.iter().map(|d| d.value.clone()).collect(),
             })
         }
-        Fact::Status { task, agent, status } => Body::StatusUpdate(wire::StatusUpdate {
+        Fact::Status {
+            task,
+            agent,
+            status,
+            attempt,
+        } => Body::StatusUpdate(wire::StatusUpdate {
             task_id: task,
             agent_id: agent,
             new_status: status,
             message: None,
+            attempt,
         }),
-        Fact::Result { task, report, .. } => Body::TaskResult(wire::TaskResult {
+        Fact::Result {
+            task, report, attempt, ..
+        } => Body::TaskResult(wire::TaskResult {
             task_id: task,
             status: wire::ResultStatus::Completed,
             output: Some(report),
             error: None,
             duration_ms: Some(100),
+            attempt,
         }),
         Fact::Judged {
             task, attempt, passed, ..

@@ -82,7 +82,7 @@ const CASES: [(&str, &str); 18] = [
     ("result unassigned", "agent `bob` is not assigned task `two`"),
     ("result unstarted", "`submit` is not allowed in state `assigned` of task `one`"),
     ("start in review", "status `start` does not follow from state `review`"),
-    ("earlier attempt", "`submit` is not allowed in state `review` of task `one`"),
+    ("earlier attempt", "a report on attempt 1 of task `one`, which is at attempt 2"),
     ("start when paid", "status `start` does not follow from state `paid`"),
 ];
 

@@ -250,12 +250,14 @@ impl Drive {
                         task: work.task,
                         agent: agent.clone(),
                         status: "start".into(),
+                        attempt: Some(work.attempt),
                     },
                     Action::Submit => Fact::Result {
                         task: work.task,
                         completed: true,
                         report: self.report.clone(),
                         error: None,
+                        attempt: Some(work.attempt),
                     },
                 };
                 self.send(Sender::Agent(agent.clone()), fact);

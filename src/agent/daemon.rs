@@ -175,6 +175,7 @@ impl<L: Ledger> Daemon<L> {
             agent_id: self.settings.agent.clone(),
             new_status: "start".into(),
             message: None,
+            attempt: Some(work.attempt),
         });
         self.send(&body).await
     }
@@ -277,6 +278,7 @@ impl Execution {
             output: Some(evidence::report(&outcome)),
             error: None,
             duration_ms: Some(outcome.duration_ms),
+            attempt: Some(self.assignment.attempt),
         })
     }
 
@@ -312,6 +314,7 @@ impl Execution {
             output: None,
             error: Some(error),
             duration_ms: None,
+            attempt: Some(self.assignment.attempt),
         }
     }
 }

@@ -326,6 +326,7 @@ impl Sim {
                 agent_id: self.agent.clone(),
                 new_status: "start".into(),
                 message: None,
+                attempt: Some(work.attempt),
             });
             return self.send(shared, &body).await;
         }
@@ -364,6 +365,7 @@ impl Sim {
             output: Some(report),
             error: None,
             duration_ms: Some(ms),
+            attempt: Some(work.attempt),
         });
         self.send(shared, &body).await
     }
@@ -381,6 +383,7 @@ impl Sim {
                     output: Some(passing_report(1)),
                     error: None,
                     duration_ms: Some(1),
+                    attempt: Some(work.attempt),
                 });
                 let mut envelope = Envelope::new(body.kind(), &wiring.festival, &other, 1, &body);
                 wire::sign(&mut envelope, &self.key);

@@ -61,6 +61,8 @@ pub enum Fact {
         task: String,
         agent: String,
         status: String,
+        /// The attempt the agent says it works on (older agents do not say).
+        attempt: Option<u32>,
     },
     /// An agent finished its work on a task, with its report.
     Result {
@@ -68,6 +70,8 @@ pub enum Fact {
         completed: bool,
         report: Json,
         error: Option<String>,
+        /// The attempt the agent says it worked on (older agents do not say).
+        attempt: Option<u32>,
     },
     Heartbeat {
         agent: String,

@@ -85,8 +85,13 @@ impl Engine {
                 coordinator(&event.sender, "task_assignment")?;
                 self.fold_assigned(task, agent, *attempt)
             }
-            Fact::Status { task, agent, status } => {
-                let t = self.agents_task(&event.sender, task, Some(agent))?;
+            Fact::Status {
+                task,
+                agent,
+                status,
+                attempt,
+            } => {
+                let t = self.agents_task(&event.sender, task, Some(agent), *attempt)?;
                 self.fold_status(t, status)
             }
             Fact::Result {
@@ -94,8 +99,9 @@ impl Engine {
                 completed,
                 report,
                 error,
+                attempt,
             } => {
-                let t = self.agents_task(&event.sender, task, None)?;
+                let t = self.agents_task(&event.sender, task, None, *attempt)?;
                 let (event_name, reason) = if *completed {
                     ("submit", None)
                 } else {
@@ -349,8 +355,14 @@ impl Engine {
         }
     }
 
-    /// The task an agent's message is about; the agent must hold it.
-    fn agents_task(&self, sender: &Sender, task: &str, agent: Option<&str>) -> Result<usize, String> {
+    /// The task an agent's message is about; the agent must hold it, in the attempt it names.
+    fn agents_task(
+        &self,
+        sender: &Sender,
+        task: &str,
+        agent: Option<&str>,
+        attempt: Option<u32>,
+    ) -> Result<usize, String> {
         let Sender::Agent(who) = sender else {
             return Err(format!("only an agent reports on its task, not the {sender}"));
         };
@@ -362,7 +374,13 @@ impl Engine {
         if holder != Some(who.as_str()) {
             return Err(format!("agent `{who}` is not assigned task `{task}`"));
         }
-        Ok(t)
+        match attempt {
+            Some(a) if a != self.tasks[t].attempt => Err(format!(
+                "a report on attempt {a} of task `{task}`, which is at attempt {}",
+                self.tasks[t].attempt
+            )),
+            _ => Ok(t),
+        }
     }
 
     pub(super) fn task_index(&self, task: &str) -> Result<usize, String> {
@@ -483,12 +501,14 @@ mod tests {
                     completed: true,
                     report: serde_json::json!({}),
                     error: None,
+                    attempt: None,
                 }
             } else {
                 Fact::Status {
                     task: "t".into(),
                     agent: "a1".into(),
                     status: message.into(),
+                    attempt: None,
                 }
             };
             let sent = run.send(Sender::Agent("a1".into()), fact);

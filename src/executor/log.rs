@@ -330,12 +330,14 @@ fn to_fact(wiring: &Wiring, body: Body) -> Result<Fact, String> {
             task: s.task_id,
             agent: s.agent_id,
             status: s.new_status,
+            attempt: s.attempt,
         },
         Body::TaskResult(r) => Fact::Result {
             task: r.task_id,
             completed: r.status == ResultStatus::Completed,
             report: r.output.unwrap_or_else(|| json!({})),
             error: r.error,
+            attempt: r.attempt,
         },
         Body::Heartbeat(h) => Fact::Heartbeat { agent: h.agent_id },
         Body::Approval(a) => Fact::Answered {

@@ -103,6 +103,9 @@ pub struct StatusUpdate {
     pub new_status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The attempt of the assignment this is about; the coordinator refuses it for any other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
 }
 
 /// How an agent's attempt at a task ended.
@@ -125,6 +128,9 @@ pub struct TaskResult {
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// The attempt of the assignment this is about; the coordinator refuses it for any other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
 }
 
 /// An agent is alive (status topic).

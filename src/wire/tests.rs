@@ -79,6 +79,7 @@ fn samples() -> Vec<Body> {
             agent_id: "agent-a".into(),
             new_status: "in_progress".into(),
             message: Some("started".into()),
+            attempt: Some(1),
         }),
         Body::TaskResult(TaskResult {
             task_id: "t1".into(),
@@ -86,6 +87,7 @@ fn samples() -> Vec<Body> {
             output: Some(json!({"words": 312, "text": "Bees..."})),
             error: None,
             duration_ms: Some(1234),
+            attempt: Some(1),
         }),
         Body::Heartbeat(Heartbeat {
             agent_id: "agent-a".into(),

@@ -93,6 +93,7 @@ fn agents_work(run: &mut Run) -> bool {
                 task,
                 agent: who.clone(),
                 status: "start".into(),
+                attempt: None,
             }
         } else if m.has_event(s.state, "submit") {
             Fact::Result {
@@ -100,6 +101,7 @@ fn agents_work(run: &mut Run) -> bool {
                 completed: true,
                 report: json!({"status": "completed"}),
                 error: None,
+                attempt: None,
             }
         } else {
             continue;
@@ -272,6 +274,7 @@ fn heartbeats_keep_a_task_and_their_absence_loses_it() {
         task: "t".into(),
         agent: "a1".into(),
         status: "in_progress".into(),
+        attempt: None,
     };
     run.send(Sender::Agent("a1".into()), start).expect("start");
     for _ in 0..5 {
@@ -426,6 +429,7 @@ fn approvals_follow_the_release_lifecycle() {
             completed: true,
             report: json!({}),
             error: None,
+            attempt: None,
         };
         run.send(Sender::Agent(agent.clone()), result).expect("submit");
     }
@@ -463,6 +467,7 @@ fn approvals_follow_the_release_lifecycle() {
         completed: true,
         report: json!({}),
         error: None,
+        attempt: None,
     };
     run.send(Sender::Agent(agent.clone()), result).expect("submit again");
     run.send(Sender::Approver("release-manager".into()), answer(true))

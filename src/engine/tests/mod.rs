@@ -132,6 +132,7 @@ fn message(run: &mut Run, name: &str) -> Result<(), String> {
                     task: "t".into(),
                     agent: who,
                     status: "in_progress".into(),
+                    attempt: None,
                 },
             )
         }
@@ -143,6 +144,7 @@ fn message(run: &mut Run, name: &str) -> Result<(), String> {
                 completed: name == "submit",
                 report: json!({"status": "completed"}),
                 error: None,
+                attempt: None,
             },
         ),
         "pass" | "reject_gates" => coordinator(
@@ -324,4 +326,39 @@ fn refusals_say_why() {
         reach(&mut run, state);
         assert_eq!(message(&mut run, name), Err(reason.to_string()), "{state} --{name}-->");
     }
+}
+
+#[test]
+fn a_report_naming_another_attempt_is_refused() {
+    let mut run = Run::new(festival(ONE_TASK));
+    let assign = Fact::Assigned {
+        task: "t".into(),
+        agent: "a1".into(),
+        attempt: 1,
+    };
+    coordinator(&mut run, assign).expect("assigned");
+    let start = |attempt| Fact::Status {
+        task: "t".into(),
+        agent: "a1".into(),
+        status: "start".into(),
+        attempt,
+    };
+    let late = run.send(Sender::Agent("a1".into()), start(Some(2)));
+    assert_eq!(
+        late,
+        Err("a report on attempt 2 of task `t`, which is at attempt 1".to_string())
+    );
+    run.send(Sender::Agent("a1".into()), start(Some(1)))
+        .expect("its own attempt");
+    let result = |attempt| Fact::Result {
+        task: "t".into(),
+        completed: true,
+        report: json!({}),
+        error: None,
+        attempt,
+    };
+    assert!(run.send(Sender::Agent("a1".into()), result(Some(3))).is_err());
+    run.send(Sender::Agent("a1".into()), result(None))
+        .expect("an agent that names no attempt");
+    assert_eq!(run.state("t"), "review");
 }
