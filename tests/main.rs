@@ -16,6 +16,8 @@ mod hedera_run;
 mod rejections;
 mod robustness;
 mod run;
+#[cfg(feature = "hedera")]
+mod sdk_js;
 mod serve;
 #[cfg(feature = "hedera")]
 mod serve_hedera;
