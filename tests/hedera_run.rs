@@ -16,7 +16,7 @@ use hiero_sdk::{AccountBalanceQuery, AccountId, Client, PrivateKey, TokenId};
 const WORKFLOW: &str = "workflows/quality-pipeline.yaml";
 
 /// The devnet child, killed when dropped.
-struct Devnet(Child);
+pub(super) struct Devnet(Child);
 
 impl Drop for Devnet {
     fn drop(&mut self) {
@@ -34,7 +34,7 @@ fn scratch() -> PathBuf {
     dir
 }
 
-fn baton(dir: &Path, args: &[&str]) -> Output {
+pub(super) fn baton(dir: &Path, args: &[&str]) -> Output {
     Command::new(cargo_bin("baton"))
         .args(args)
         .current_dir(dir)
@@ -73,7 +73,7 @@ fn start_devnet(dir: &Path, faults: &[&str]) -> (Devnet, Vec<String>) {
     (devnet, lines)
 }
 
-fn read_env(path: &Path) -> BTreeMap<String, String> {
+pub(super) fn read_env(path: &Path) -> BTreeMap<String, String> {
     std::fs::read_to_string(path)
         .expect(".env")
         .lines()
@@ -81,7 +81,7 @@ fn read_env(path: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn text(out: &Output) -> String {
+pub(super) fn text(out: &Output) -> String {
     format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),
@@ -116,7 +116,7 @@ fn balances(env: &BTreeMap<String, String>, accounts: &[String]) -> i64 {
 
 /// A devnet with `faults`, set up for the quality pipeline; returns the devnet, the directory,
 /// the `.env` values and the agents' accounts.
-fn prepared(faults: &[&str]) -> (Devnet, PathBuf, BTreeMap<String, String>, Vec<String>, String) {
+pub(super) fn prepared(faults: &[&str]) -> (Devnet, PathBuf, BTreeMap<String, String>, Vec<String>, String) {
     let dir = scratch();
     let (devnet, lines) = start_devnet(&dir, faults);
     std::fs::write(dir.join(".env"), lines.join("\n") + "\n").expect(".env");
@@ -132,7 +132,7 @@ fn prepared(faults: &[&str]) -> (Devnet, PathBuf, BTreeMap<String, String>, Vec<
     (devnet, dir, env, agents, workflow)
 }
 
-fn run_args<'a>(workflow: &'a str, state: &'a str) -> Vec<&'a str> {
+pub(super) fn run_args<'a>(workflow: &'a str, state: &'a str) -> Vec<&'a str> {
     vec![
         "run",
         workflow,
