@@ -3,7 +3,8 @@
 //! `BATON_BENCH_MESSAGE_BYTES` their size, 512, `BATON_BENCH_IN_FLIGHT` messages sent at once in
 //! the concurrent case, 8, `BATON_BENCH_PAYMENTS` payments, 500, `BATON_BENCH_WORKFLOW` the
 //! festival, `workflows/quality-pipeline.yaml`, `BATON_BENCH_FESTIVAL=0` to skip it,
-//! `BATON_BENCH_TIMELINE=1` to print its log with consensus times).
+//! `BATON_BENCH_TIMELINE=1` to print its log with consensus times, `BATON_BENCH_RUNS` runs of
+//! each message and payment loop, 5).
 //!
 //! A devnet ([`baton::devnet::Devnet`], a Hedera-compatible node and mirror) is started in this
 //! process on free loopback ports, with no faults, and a `HederaLedger` (hiero-sdk) connects as
@@ -13,7 +14,7 @@
 //! and the machine's cores. It is a loopback emulator, not a network: there is no consensus
 //! latency (a real network adds seconds), no throttling and no fee in dollars.
 //!
-//! Measured, each once, wall clock:
+//! Measured, wall clock, the median of the runs for each loop and once for the rest:
 //! - messages per second: N topic messages submitted one after another, then N with several in
 //!   flight (that many tasks each submitting its share one after another);
 //! - payments per second: N payments each in its own transfer (two movements), then N payments
@@ -64,6 +65,8 @@ struct Sizes {
     bytes: usize,
     in_flight: usize,
     payments: usize,
+    /// Runs of each loop; the median is reported.
+    runs: usize,
 }
 
 /// A token, its treasury and the accounts the payment loops pay.
@@ -79,6 +82,7 @@ fn main() {
         bytes: env_usize("BATON_BENCH_MESSAGE_BYTES", 512).clamp(1, 1024),
         in_flight: env_usize("BATON_BENCH_IN_FLIGHT", 8).max(1),
         payments: env_usize("BATON_BENCH_PAYMENTS", 500).max(BATCH),
+        runs: env_usize("BATON_BENCH_RUNS", 5).max(1),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -92,8 +96,8 @@ fn main() {
 
 async fn bench(sizes: &Sizes, dir: &Path) {
     println!(
-        "devnet on loopback in this process, hiero-sdk client; {} messages of {} bytes, {} payments",
-        sizes.messages, sizes.bytes, sizes.payments
+        "devnet on loopback in this process, hiero-sdk client; {} messages of {} bytes, {} payments, median of {} runs",
+        sizes.messages, sizes.bytes, sizes.payments, sizes.runs
     );
     let local = local_rates(sizes, &dir.join("local")).await;
     let cancel = CancellationToken::new();
@@ -125,14 +129,18 @@ async fn local_rates(sizes: &Sizes, dir: &Path) -> Local {
     let ledger = LocalLedger::open(dir).expect("a local ledger");
     let topic = ledger.create_topic("bench").await.expect("a topic");
     let payload = vec![b'x'; sizes.bytes];
-    let messages = submit_one_by_one(&ledger, &topic, sizes.messages, &payload).await;
+    let (runs, messages, payments) = (sizes.runs, sizes.messages, sizes.payments);
+    let message = median_of(runs, async || {
+        submit_one_by_one(&ledger, &topic, messages, &payload).await
+    })
+    .await;
     let wallet = local_wallet(&ledger).await;
-    let single = pay(&ledger, &wallet, sizes.payments, 1).await;
-    let batched = pay(&ledger, &wallet, sizes.payments, BATCH).await;
+    let single = median_of(runs, async || pay(&ledger, &wallet, payments, 1).await).await;
+    let batched = median_of(runs, async || pay(&ledger, &wallet, payments, BATCH).await).await;
     let local = Local {
-        message: messages / count(sizes.messages),
-        single: single / count(sizes.payments),
-        batched: batched / count(sizes.payments),
+        message: message / count(messages),
+        single: single / count(payments),
+        batched: batched / count(payments),
     };
     print_rate(
         "baseline  local ledger, messages one at a time:   ",
@@ -158,7 +166,12 @@ async fn local_rates(sizes: &Sizes, dir: &Path) -> Local {
 async fn devnet_rates(sizes: &Sizes, ledger: &Arc<HederaLedger>, local: &Local) {
     let topic = ledger.create_topic("bench").await.expect("a topic");
     let payload = vec![b'x'; sizes.bytes];
-    let one = submit_one_by_one(ledger.as_ref(), &topic, sizes.messages, &payload).await / count(sizes.messages);
+    let (runs, messages, payments) = (sizes.runs, sizes.messages, sizes.payments);
+    let one = median_of(runs, async || {
+        submit_one_by_one(ledger.as_ref(), &topic, messages, &payload).await
+    })
+    .await
+        / count(messages);
     print_rate(
         "messages  SDK to devnet, one at a time:           ",
         "messages",
@@ -166,18 +179,20 @@ async fn devnet_rates(sizes: &Sizes, ledger: &Arc<HederaLedger>, local: &Local) 
         Some(local.message),
     );
     let label = format!("messages  SDK to devnet, {:2} in flight:           ", sizes.in_flight);
-    let many = submit_in_flight(ledger, &topic, sizes, &payload).await / count(sizes.messages);
+    let many =
+        median_of(runs, async || submit_in_flight(ledger, &topic, sizes, &payload).await).await / count(messages);
     print_rate(&label, "messages", many, Some(local.message));
 
     let wallet = devnet_wallet(ledger).await;
-    let single = pay(ledger.as_ref(), &wallet, sizes.payments, 1).await / count(sizes.payments);
+    let single = median_of(runs, async || pay(ledger.as_ref(), &wallet, payments, 1).await).await / count(payments);
     print_rate(
         "payments  SDK to devnet, one per transfer:        ",
         "payments",
         single,
         Some(local.single),
     );
-    let batched = pay(ledger.as_ref(), &wallet, sizes.payments, BATCH).await / count(sizes.payments);
+    let batched =
+        median_of(runs, async || pay(ledger.as_ref(), &wallet, payments, BATCH).await).await / count(payments);
     print_rate(
         "payments  SDK to devnet, ten per transfer:        ",
         "payments",
@@ -198,6 +213,15 @@ async fn devnet_rates(sizes: &Sizes, ledger: &Arc<HederaLedger>, local: &Local) 
         "receipts  SDK to devnet, a transaction never sent:  {:.0} ms to answer that there is none (the executor asks before each transfer)",
         ms(started.elapsed())
     );
+}
+
+/// The median of `runs` calls of `f`.
+async fn median_of(runs: usize, mut f: impl AsyncFnMut() -> Duration) -> Duration {
+    let mut times = Vec::new();
+    for _ in 0..runs.max(1) {
+        times.push(f().await);
+    }
+    median(times)
 }
 
 fn count(n: usize) -> u32 {
