@@ -116,7 +116,7 @@ pub(crate) fn balances(env: &BTreeMap<String, String>, accounts: &[String]) -> i
 
 /// A devnet with `faults`, set up for the quality pipeline; returns the devnet, the directory,
 /// the `.env` values and the agents' accounts.
-fn prepared(faults: &[&str]) -> (Devnet, PathBuf, BTreeMap<String, String>, Vec<String>, String) {
+pub(crate) fn prepared(faults: &[&str]) -> (Devnet, PathBuf, BTreeMap<String, String>, Vec<String>, String) {
     let dir = scratch();
     let (devnet, lines) = start_devnet(&dir, faults);
     std::fs::write(dir.join(".env"), lines.join("\n") + "\n").expect(".env");
@@ -132,7 +132,7 @@ fn prepared(faults: &[&str]) -> (Devnet, PathBuf, BTreeMap<String, String>, Vec<
     (devnet, dir, env, agents, workflow)
 }
 
-fn run_args<'a>(workflow: &'a str, state: &'a str) -> Vec<&'a str> {
+pub(crate) fn run_args<'a>(workflow: &'a str, state: &'a str) -> Vec<&'a str> {
     vec![
         "run",
         workflow,

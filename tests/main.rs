@@ -12,6 +12,8 @@ mod golden;
 #[cfg(feature = "hedera")]
 mod hedera;
 #[cfg(feature = "hedera")]
+mod hedera_boundary;
+#[cfg(feature = "hedera")]
 mod hedera_run;
 mod rejections;
 mod robustness;

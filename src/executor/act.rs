@@ -1,5 +1,8 @@
 //! Acting on the engine's commands: every decision goes to the log as a signed message before
-//! anything else happens; transfers execute only for intents already in the log.
+//! anything else happens; transfers execute only for intents already in the log. A transfer the
+//! ledger refuses (an account not associated with the token, say) is settled in the log with its
+//! status, then ends the run that submitted it with an error naming its tasks, agents, accounts
+//! and the status.
 
 use std::collections::HashMap;
 
@@ -9,7 +12,7 @@ use super::{Coordinator, RunError};
 use crate::check::Festival;
 use crate::engine::{Command, PaymentOrder};
 use crate::gates::{Gate, GateInput};
-use crate::ledger::{ConsensusTime, Ledger, LedgerError, Receipt, TokenMove, TxId};
+use crate::ledger::{ConsensusTime, Ledger, LedgerError, Receipt, Status, TokenMove, TxId};
 use crate::spec::GateUse;
 use crate::wire::{
     ApprovalRequest, Assignment, Body, GateReport, IntendedPayment, PaymentIntent, Settlement, TaskEvent, VerdictRecord,
@@ -183,9 +186,9 @@ impl<L: Ledger> Coordinator<L> {
             reason: e.to_string(),
         };
         let tx: TxId = tx.parse().map_err(context)?;
-        let receipt = match self.ledger.receipt(&tx).await.map_err(context)? {
-            Some(r) => r,
-            None => self.submit_transfer(&tx, payments).await.map_err(context)?,
+        let (receipt, submitted) = match self.ledger.receipt(&tx).await.map_err(context)? {
+            Some(r) => (r, false),
+            None => (self.submit_transfer(&tx, payments).await.map_err(context)?, true),
         };
         self.transfers_made += 1;
         for p in payments {
@@ -199,7 +202,50 @@ impl<L: Ledger> Coordinator<L> {
             });
             self.publish(&body);
         }
+        if receipt.status != Status::Success {
+            let reason = self.refusal(&tx, payments, receipt.status);
+            // A refusal read back from a receipt was met by an earlier run, which said so; its
+            // settlement may already be in the log, just behind the horizon this run reads to.
+            if !submitted {
+                tracing::warn!(task = %first, "payment transfer: {reason}");
+                return Ok(());
+            }
+            return Err(RunError::Task {
+                task: first,
+                operation: "payment transfer",
+                reason,
+            });
+        }
         Ok(())
+    }
+
+    /// Why a transfer the ledger refused ends the run: its status, and each payment it held with
+    /// the agent and account it was for. Its settlements are in the log, so no restart retries it.
+    fn refusal(&self, tx: &TxId, payments: &[PaymentOrder], status: Status) -> String {
+        let paid: Vec<String> = payments
+            .iter()
+            .map(|p| {
+                let account = self.wiring.accounts.get(&p.agent).map_or("?", |a| a.0.as_str());
+                format!("`{}` to agent `{}` (account `{account}`)", p.task, p.agent)
+            })
+            .collect();
+        let hint = match status {
+            Status::TokenNotAssociatedToAccount => format!(
+                "; every account paid must first be associated with token `{}`",
+                self.wiring.token
+            ),
+            _ => String::new(),
+        };
+        let (what, verb) = if paid.len() == 1 {
+            ("payment", "is")
+        } else {
+            ("payments", "are")
+        };
+        format!(
+            "the ledger refused transaction `{tx}` with {status}: nothing moved; the {what} of {} {verb} \
+             recorded in the log as refused and not retried{hint}",
+            paid.join(", ")
+        )
     }
 
     async fn submit_transfer(&self, tx: &TxId, payments: &[PaymentOrder]) -> Result<Receipt, LedgerError> {
