@@ -14,6 +14,7 @@ use baton::wire::{SigningKey, generate_key};
 use tokio_util::sync::CancellationToken;
 
 mod rest;
+mod settle;
 
 /// A devnet on free ports with its own state directory, and a ledger paid by its operator.
 struct Harness {
