@@ -327,6 +327,48 @@ mod tests {
         }
     }
 
+    /// A mirror on a free loopback port answering every request with `status` and `body`.
+    async fn mirror_answering(status: u16, body: &'static str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let addr = listener.local_addr().expect("bound");
+        let answer = move || async move {
+            (
+                axum::http::StatusCode::from_u16(status).expect("a status"),
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+        };
+        let app = axum::Router::new().fallback(answer);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn a_malformed_or_refused_answer_is_an_error_naming_the_url_and_the_transaction() {
+        let tx: TxId = "0.0.2@1700000000.000000001".parse().expect("a transaction id");
+        let cases = [
+            (200, r#"{"transactions": "none"}"#, "is not what its API documents"),
+            (200, "<html>busy</html>", "is not what its API documents"),
+            (
+                400,
+                r#"{"_status": {"messages": [{"message": "Invalid parameter"}]}}"#,
+                "answered 400",
+            ),
+        ];
+        for (status, body, expected) in cases {
+            let base = mirror_answering(status, body).await;
+            let rest = MirrorRest::new(base.clone(), CancellationToken::new()).expect("a client");
+            let error = rest.transaction(&tx).await.expect_err("refused").to_string();
+            let url = format!("{base}/api/v1/transactions/0.0.2-1700000000-000000001");
+            assert!(error.contains(&url), "{error}");
+            assert!(error.contains("`0.0.2@1700000000.000000001`"), "{error}");
+            assert!(error.contains(expected), "{error}");
+        }
+        let base = mirror_answering(404, r#"{"_status": {"messages": [{"message": "Not found"}]}}"#).await;
+        let rest = MirrorRest::new(base, CancellationToken::new()).expect("a client");
+        assert_eq!(rest.transaction(&tx).await.expect("not found is an answer"), None);
+    }
+
     #[test]
     fn statuses_are_judged_by_whether_asking_again_can_help() {
         let cases = [
