@@ -211,6 +211,38 @@ async fn coordinate<L: Ledger + 'static>(
     coordinator.into_engine()
 }
 
+/// Runs a first coordinator, with simulated agents, until every task waits for its payment and
+/// the coordinator has tried to publish its intents; returns their payments, by task.
+async fn run_to_payment(ledger: &Arc<HederaLedger>, setup: &Setup, key: &SigningKey) -> Vec<IntendedPayment> {
+    let stop = CancellationToken::new();
+    let holding = Arc::new(HoldIntents {
+        inner: ledger.clone(),
+        held: Mutex::new(Vec::new()),
+        tasks: setup.festival.tasks.len(),
+        stop: stop.clone(),
+    });
+    let agents = CancellationToken::new();
+    let behaviour = Behaviour {
+        success_rate: 1.0,
+        ..Behaviour::default()
+    };
+    let crew = simulate::crew(
+        ledger.clone(),
+        setup.festival.clone(),
+        setup.wiring.clone(),
+        setup.agents.clone(),
+        behaviour,
+        agents.clone(),
+    );
+    let crew = tokio::spawn(crew);
+    coordinate(holding.clone(), setup, key, &stop).await;
+    agents.cancel();
+    let _ = crew.await;
+    let mut held = holding.held.lock().expect("not poisoned").clone();
+    held.sort_by(|a, b| a.task_id.cmp(&b.task_id));
+    held
+}
+
 /// Publishes an intent of the coordinator's paying `payment` under `tx`.
 async fn publish_intent(ledger: &HederaLedger, setup: &Setup, key: &SigningKey, tx: &TxId, payment: IntendedPayment) {
     let body = Body::PaymentIntent(PaymentIntent {
@@ -253,32 +285,7 @@ async fn a_restarted_coordinator_settles_forgotten_transfers_from_the_mirror_and
     let setup = set_up(&harness, &ledger).await;
 
     // The first coordinator carries both tasks to payment; its intents never reach the log.
-    let stop = CancellationToken::new();
-    let holding = Arc::new(HoldIntents {
-        inner: ledger.clone(),
-        held: Mutex::new(Vec::new()),
-        tasks: 2,
-        stop: stop.clone(),
-    });
-    let agents = CancellationToken::new();
-    let behaviour = Behaviour {
-        success_rate: 1.0,
-        ..Behaviour::default()
-    };
-    let crew = simulate::crew(
-        ledger.clone(),
-        setup.festival.clone(),
-        setup.wiring.clone(),
-        setup.agents.clone(),
-        behaviour,
-        agents.clone(),
-    );
-    let crew = tokio::spawn(crew);
-    coordinate(holding.clone(), &setup, &key, &stop).await;
-    agents.cancel();
-    let _ = crew.await;
-    let mut held = holding.held.lock().expect("not poisoned").clone();
-    held.sort_by(|a, b| a.task_id.cmp(&b.task_id));
+    let held = run_to_payment(&ledger, &setup, &key).await;
     assert_eq!(
         held.iter().map(|p| (p.task_id.as_str(), p.amount)).collect::<Vec<_>>(),
         [("one", 1000), ("two", 2000)]
