@@ -1,7 +1,8 @@
 //! A coordinator restarted after the nodes forgot its transfers' receipts, through the real SDK
-//! against devnet: one intent whose transfer executed is settled from the mirror's record and
-//! paid once; one that never executed and whose window is long past is settled as failed with
-//! `TRANSACTION_EXPIRED`, which `baton status` shows on its task.
+//! against devnet: intents whose transfers executed (refused again as expired, or as duplicates)
+//! are settled from the mirror's records and paid once; one that never executed and whose window
+//! is long past is settled as failed with `TRANSACTION_EXPIRED`, which `baton status` shows on its
+//! task.
 //!
 //! A first coordinator runs the festival with simulated agents on a ledger that holds its payment
 //! intents back (as if it died just before publishing them); the test then publishes intents of
@@ -42,6 +43,7 @@ lifecycle:
 tasks:
   - { id: one, requires: [build], reward: 10, gates: [result_completed] }
   - { id: two, requires: [build], reward: 20, gates: [result_completed] }
+  - { id: three, requires: [build], reward: 30, gates: [result_completed] }
 "#;
 
 /// How long the devnet keeps receipts here (Hedera: about three minutes).
@@ -243,6 +245,38 @@ async fn run_to_payment(ledger: &Arc<HederaLedger>, setup: &Setup, key: &Signing
     held
 }
 
+/// Publishes each intent `(tx, payment, executed)`, executes those marked `executed` as the
+/// coordinator would have, and waits until the network has forgotten their receipts and the
+/// oldest one's validity window has closed.
+async fn publish_and_forget(
+    ledger: &HederaLedger,
+    setup: &Setup,
+    key: &SigningKey,
+    intents: &[(&TxId, &IntendedPayment, bool)],
+) {
+    let operator = ledger.operator().clone();
+    let mut oldest = i64::MAX;
+    for (tx, payment, executed) in intents {
+        publish_intent(ledger, setup, key, tx, (*payment).clone()).await;
+        if !executed {
+            continue;
+        }
+        let pay = moves(&[(&operator, -payment.amount), (&payment.account, payment.amount)]);
+        let memo = transfer_memo(&[payment.task_id.as_str()]);
+        let receipt = ledger.transfer(tx, &setup.wiring.token, &pay, &memo).await;
+        assert_eq!(receipt.expect("paid").status, Status::Success);
+        oldest = oldest.min(tx.valid_start.0);
+    }
+    let nanos = |d: Duration| i64::try_from(d.as_nanos()).expect("fits");
+    let forgotten = oldest.saturating_add(nanos(VALID_FOR + RECEIPT_TTL));
+    while oldest < i64::MAX && wall_clock() < forgotten {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    for (tx, ..) in intents.iter().filter(|(.., executed)| *executed) {
+        assert_eq!(ledger.receipt(tx).await.expect("readable"), None, "`{tx}` is forgotten");
+    }
+}
+
 /// Publishes an intent of the coordinator's paying `payment` under `tx`.
 async fn publish_intent(ledger: &HederaLedger, setup: &Setup, key: &SigningKey, tx: &TxId, payment: IntendedPayment) {
     let body = Body::PaymentIntent(PaymentIntent {
@@ -284,47 +318,43 @@ async fn a_restarted_coordinator_settles_forgotten_transfers_from_the_mirror_and
     let operator = ledger.operator().clone();
     let setup = set_up(&harness, &ledger).await;
 
-    // The first coordinator carries both tasks to payment; its intents never reach the log.
+    // The first coordinator carries every task to payment; its intents never reach the log.
     let held = run_to_payment(&ledger, &setup, &key).await;
     assert_eq!(
         held.iter().map(|p| (p.task_id.as_str(), p.amount)).collect::<Vec<_>>(),
-        [("one", 1000), ("two", 2000)]
+        [("one", 1000), ("three", 3000), ("two", 2000)]
     );
+    let (one, three, two) = (&held[0], &held[1], &held[2]);
 
-    // Task `one`'s transfer executed (its window closes in seconds); task `two`'s never did and
-    // its window closed minutes ago.
+    // Task `one`'s transfer executed and its window closes in seconds; task `three`'s executed
+    // moments ago; task `two`'s never did and its window closed minutes ago.
     let executed = tx_id(&operator, -110_000_000_000);
+    let recent = tx_id(&operator, 0);
     let never = tx_id(&operator, -300_000_000_000);
-    publish_intent(&ledger, &setup, &key, &executed, held[0].clone()).await;
-    publish_intent(&ledger, &setup, &key, &never, held[1].clone()).await;
-    let pay_one = moves(&[(&operator, -1000), (&held[0].account, 1000)]);
-    let memo = transfer_memo(&["one"]);
-    let receipt = ledger.transfer(&executed, &setup.wiring.token, &pay_one, &memo).await;
-    assert_eq!(receipt.expect("paid").status, Status::Success);
-    let window_closed = executed.valid_start.0 + i64::try_from(VALID_FOR.as_nanos()).expect("fits");
-    while wall_clock() < window_closed + 2_000_000_000 {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    assert_eq!(ledger.receipt(&executed).await.expect("readable"), None, "forgotten");
+    let intents = [(&executed, one, true), (&recent, three, true), (&never, two, false)];
+    publish_and_forget(&ledger, &setup, &key, &intents).await;
 
-    // The second coordinator settles both from the mirror.
+    // The second coordinator settles them from the mirror: `one` refused as expired, `three` as
+    // a duplicate, `two` expired with no record.
     let engine = coordinate(ledger.clone(), &setup, &key, &CancellationToken::new()).await;
     let views = engine.task_views();
-    let one = view(&views, "one");
-    assert_eq!(
-        (one.state.as_str(), one.paid, one.tx.clone()),
-        ("paid", Some(1000), Some(executed.to_string()))
-    );
-    let two = view(&views, "two");
-    assert_eq!(two.paid, None);
-    let error = two.payment_error.clone().expect("task `two`'s payment failed");
+    for (task, amount, tx) in [("one", 1000, &executed), ("three", 3000, &recent)] {
+        let paid = view(&views, task);
+        assert_eq!(
+            (paid.state.as_str(), paid.paid, paid.tx.clone()),
+            ("paid", Some(amount), Some(tx.to_string())),
+            "task `{task}`"
+        );
+    }
+    let failed = view(&views, "two");
+    assert_eq!(failed.paid, None);
+    let error = failed.payment_error.clone().expect("task `two`'s payment failed");
     assert_eq!(error, format!("transfer `{never}` failed: TRANSACTION_EXPIRED"));
-    let balances = [
-        (&held[0].account, 1000),
-        (&held[1].account, 0),
-        (&operator, 1_000_000 - 1000),
-    ];
-    for (who, expected) in balances {
+    let mut expected: BTreeMap<&AccountId, i64> = BTreeMap::from([(&operator, 1_000_000 - 4000)]);
+    for (payment, paid) in [(one, 1000), (three, 3000), (two, 0)] {
+        *expected.entry(&payment.account).or_insert(0) += paid;
+    }
+    for (who, expected) in expected {
         let balance = ledger.token_balance(who, &setup.wiring.token).await.expect("a balance");
         assert_eq!(balance, expected, "account `{who}`");
     }
