@@ -83,7 +83,7 @@ async fn tokens(
     if node.dice.dropped() {
         return unavailable();
     }
-    let Some(account) = account_id(&id) else {
+    let Some(account) = entity_id(&id).map(AccountId) else {
         return invalid("idOrAliasOrEvmAddress");
     };
     let wanted = query.get("token.id").map(|t| t.trim_start_matches("eq:"));
@@ -95,7 +95,7 @@ async fn tokens(
     let mut held: Vec<_> = found
         .tokens
         .iter()
-        .filter(|t| wanted.is_none_or(|w| account_id(w).is_some_and(|w| w.0 == t.token.0)))
+        .filter(|t| wanted.is_none_or(|w| entity_id(w).is_some_and(|w| w == t.token.0)))
         .collect();
     held.sort_by_key(|t| entity_order(&t.token.0));
     let tokens: Vec<Json> = held
@@ -159,7 +159,7 @@ fn tx_id(text: &str) -> Option<(AccountId, ConsensusTime)> {
     let mut parts = text.rsplitn(3, '-');
     let nanos = parts.next()?;
     let secs = parts.next()?;
-    let payer = account_id(parts.next()?)?;
+    let payer = AccountId(entity_id(parts.next()?)?);
     if nanos.is_empty() || nanos.len() > 9 || !nanos.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -177,12 +177,13 @@ fn rest_id(payer: &AccountId, start: ConsensusTime) -> String {
     )
 }
 
-/// An entity id as the mirror accepts it: `shard.realm.num`, or `num` in shard and realm 0.
-fn account_id(text: &str) -> Option<AccountId> {
+/// An entity id as the mirror accepts it, `shard.realm.num` or `num` (shard and realm 0), as
+/// `shard.realm.num`.
+fn entity_id(text: &str) -> Option<String> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(AccountId(format!("0.0.{text}")));
+        return Some(format!("0.0.{text}"));
     }
-    text.parse().ok()
+    text.parse::<AccountId>().ok().map(|id| id.0)
 }
 
 /// Sorts `shard.realm.num` ids by their numbers, not as text.
