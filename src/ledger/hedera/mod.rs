@@ -34,7 +34,8 @@
 //!   REST API (`GET /api/v1/transactions/{payer}-{secs}-{nanos}`, see `rest`), the first
 //!   execution under the id; with no record once its validity window (at most 180 s) is past by
 //!   more than the mirror's lag and a margin, a receipt `TRANSACTION_EXPIRED`: it never executed
-//!   and never will (see `records`). [`HederaLedger::record`] reads the mirror alone.
+//!   and never will (see `records`). While the record may still appear, the mirror is asked
+//!   again every few seconds until that point. [`HederaLedger::record`] reads the mirror alone.
 //! - `token_balance`: from the node on a custom network; from the mirror's REST API
 //!   (`GET /api/v1/accounts/{id}/tokens?token.id={token}`) on public networks, whose nodes no
 //!   longer report token balances ([`HederaLedger::mirror_token_balance`] reads it anywhere).

@@ -49,7 +49,8 @@ pub(crate) async fn record(rest: &MirrorRest, tx: &TxId) -> Result<Option<Receip
 /// status [`Status::TransactionExpired`] (at the close of its longest possible window) once the
 /// window is past by more than the mirror's lag and a margin and the mirror has no record.
 /// While the transaction could still appear on the mirror, asks again every [`POLL`], for at
-/// most the rest of its window plus lag and margin (about four minutes after its valid start);
+/// most until 180 s after its valid start plus the lag and the margin (3.6 minutes on a public
+/// network);
 /// `None` when `stop` fires first or the window has not opened yet (the transaction can still
 /// execute: nothing can be concluded).
 pub(crate) async fn settled(
