@@ -372,6 +372,7 @@ async fn start_devnet(state: &Path, cancel: CancellationToken) -> Devnet {
     let config = Config {
         node: "127.0.0.1:0".parse().expect("a socket address"),
         mirror: "127.0.0.1:0".parse().expect("a socket address"),
+        rest: "127.0.0.1:0".parse().expect("a socket address"),
         state: state.to_path_buf(),
         faults: Faults::default(),
     };
@@ -384,6 +385,7 @@ fn hedera_config(devnet: &Devnet) -> HederaConfig {
             node: devnet.node.to_string(),
             node_account: devnet.node_account.clone(),
             mirror: devnet.mirror.to_string(),
+            rest: Some(format!("http://{}", devnet.rest)),
         },
         operator: devnet.operator.clone(),
         operator_key: devnet.operator_key.clone(),

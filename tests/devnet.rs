@@ -41,6 +41,7 @@ impl Net {
         let config = Config {
             node: "127.0.0.1:0".parse()?,
             mirror: "127.0.0.1:0".parse()?,
+            rest: "127.0.0.1:0".parse()?,
             state: state.clone(),
             faults,
         };

@@ -1,5 +1,6 @@
 //! The Hedera backend end to end: the real SDK through the `Ledger` trait against `baton devnet`
-//! (a Hedera-compatible node and mirror on loopback, on free ports).
+//! (a Hedera-compatible node and mirror on loopback, on free ports); the mirror's REST API when
+//! receipts are gone (`rest`), and a coordinator settling through it (`settle`).
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -11,6 +12,9 @@ use baton::ledger::{
 };
 use baton::wire::{SigningKey, generate_key};
 use tokio_util::sync::CancellationToken;
+
+mod rest;
+mod settle;
 
 /// A devnet on free ports with its own state directory, and a ledger paid by its operator.
 struct Harness {
@@ -31,6 +35,7 @@ impl Harness {
         let config = Config {
             node: "127.0.0.1:0".parse().expect("a socket address"),
             mirror: "127.0.0.1:0".parse().expect("a socket address"),
+            rest: "127.0.0.1:0".parse().expect("a socket address"),
             state: state.clone(),
             faults,
         };
@@ -58,6 +63,7 @@ fn hedera_config(devnet: &Devnet) -> HederaConfig {
             node: devnet.node.to_string(),
             node_account: devnet.node_account.clone(),
             mirror: devnet.mirror.to_string(),
+            rest: Some(format!("http://{}", devnet.rest)),
         },
         operator: devnet.operator.clone(),
         operator_key: devnet.operator_key.clone(),
@@ -350,6 +356,7 @@ async fn busy_nodes_dropped_calls_and_late_receipts_neither_lose_nor_repeat_anyt
         consensus_latency: Duration::from_millis(100),
         receipt_delay: Duration::from_millis(200),
         seed: 7,
+        ..Faults::default()
     };
     let harness = Harness::with_faults("faults", faults).await;
     let ledger = &harness.ledger;

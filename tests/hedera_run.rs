@@ -48,7 +48,17 @@ pub(crate) fn baton(dir: &Path, args: &[&str]) -> Output {
 pub(crate) fn start_devnet(dir: &Path, faults: &[&str]) -> (Devnet, Vec<String>) {
     let state = dir.join("devnet").display().to_string();
     let mut child = Command::new(cargo_bin("baton"))
-        .args(["devnet", "--port", "0", "--mirror-port", "0", "--state", &state])
+        .args([
+            "devnet",
+            "--port",
+            "0",
+            "--mirror-port",
+            "0",
+            "--rest-port",
+            "0",
+            "--state",
+            &state,
+        ])
         .args(faults)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

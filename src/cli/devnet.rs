@@ -1,5 +1,5 @@
 //! `baton devnet`: a Hedera-compatible node and mirror on loopback, serving the local ledger over
-//! Hedera's gRPC API, until Ctrl-C.
+//! Hedera's gRPC API and the mirror's REST API, until Ctrl-C.
 
 use std::path::PathBuf;
 
@@ -23,10 +23,14 @@ pub struct DevnetArgs {
     /// The mirror node's port (0: any free port).
     #[arg(long, default_value_t = 5600)]
     pub mirror_port: u16,
+    /// The mirror REST API's port (0: any free port).
+    #[arg(long, default_value_t = 5551)]
+    pub rest_port: u16,
     /// Where the devnet keeps its ledger and its operator's key.
     #[arg(long, default_value = ".baton/devnet")]
     pub state: PathBuf,
-    /// Faults from a JSON file (busy_rate, drop_rate, consensus_latency_ms, receipt_delay_ms, seed).
+    /// Faults from a JSON file (busy_rate, drop_rate, consensus_latency_ms, receipt_delay_ms,
+    /// receipt_ttl_ms, seed).
     #[arg(long)]
     pub faults: Option<PathBuf>,
     /// Fraction of transactions answered BUSY.
@@ -41,6 +45,10 @@ pub struct DevnetArgs {
     /// Milliseconds during which a new receipt is not found yet.
     #[arg(long)]
     pub receipt_delay_ms: Option<u64>,
+    /// Milliseconds after consensus from which receipts are forgotten, as Hedera's nodes forget
+    /// them after about three minutes (the mirror keeps the records).
+    #[arg(long)]
+    pub receipt_ttl_ms: Option<u64>,
     /// Seed of the faults' choices.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -64,6 +72,9 @@ impl DevnetArgs {
         }
         if let Some(ms) = self.receipt_delay_ms {
             faults.receipt_delay = Duration::from_millis(ms);
+        }
+        if let Some(ms) = self.receipt_ttl_ms {
+            faults.receipt_ttl = Duration::from_millis(ms);
         }
         if let Some(seed) = self.seed {
             faults.seed = seed;
@@ -90,6 +101,7 @@ pub(super) fn run(args: &DevnetArgs) -> u8 {
     let config = Config {
         node: SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),
         mirror: SocketAddr::from((Ipv4Addr::LOCALHOST, args.mirror_port)),
+        rest: SocketAddr::from((Ipv4Addr::LOCALHOST, args.rest_port)),
         state: args.state.clone(),
         faults,
     };
@@ -121,13 +133,14 @@ pub(super) fn run(args: &DevnetArgs) -> u8 {
 /// as `.env` lines.
 fn banner(devnet: &Devnet) -> String {
     format!(
-        "devnet: consensus node {node} (account {node_account}), mirror {mirror}\n\
+        "devnet: consensus node {node} (account {node_account}), mirror {mirror}, mirror REST http://{rest}\n\
          use these in .env (the key is the devnet's own operator, kept in its state directory):\n\
          HEDERA_NETWORK=devnet\nHEDERA_NODE={node}\nHEDERA_NODE_ACCOUNT={node_account}\nHEDERA_MIRROR={mirror}\n\
-         OPERATOR_ID={operator}\nOPERATOR_KEY={key}\n",
+         HEDERA_MIRROR_REST=http://{rest}\nOPERATOR_ID={operator}\nOPERATOR_KEY={key}\n",
         node = devnet.node,
         node_account = devnet.node_account,
         mirror = devnet.mirror,
+        rest = devnet.rest,
         operator = devnet.operator,
         key = secret_hex(&devnet.operator_key),
     )

@@ -154,8 +154,25 @@ pub(super) fn table(engine: &Engine) -> String {
         amount(engine, sum),
         engine.outcome()
     );
+    payment_errors(&mut out, &views);
     rejected(&mut out, engine.rejections());
     out
+}
+
+/// The payments settled with a failure (a refused transfer, or one that expired before it could
+/// execute), by task: such a task is paid nothing and blocks what depends on it.
+fn payment_errors(out: &mut String, views: &[crate::engine::TaskView]) {
+    let failed: Vec<_> = views
+        .iter()
+        .filter_map(|v| v.payment_error.as_ref().map(|error| (&v.id, error)))
+        .collect();
+    if failed.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "payments that failed ({}):", failed.len());
+    for (task, error) in failed {
+        let _ = writeln!(out, "  task `{task}`: {error}");
+    }
 }
 
 /// The latest rejections, each with where it is in the log, who it claims to be from, the task

@@ -1,4 +1,5 @@
-//! Faults on demand: BUSY answers, dropped calls, consensus latency, late receipts. Every draw
+//! Faults on demand: BUSY answers, dropped calls, consensus latency, late receipts, receipts
+//! forgotten as Hedera's nodes forget them. Every draw
 //! comes from one generator seeded by `Faults::seed`, so a sequence of calls in the same order
 //! meets the same faults.
 
@@ -29,12 +30,18 @@ pub struct Faults {
     /// Time after consensus during which receipt and record queries answer `RECEIPT_NOT_FOUND`
     /// and `RECORD_NOT_FOUND`.
     pub receipt_delay: Duration,
+    /// Time after consensus from which receipt and record queries answer `RECEIPT_NOT_FOUND`
+    /// and `RECORD_NOT_FOUND` again, as Hedera's nodes forget receipts after about three
+    /// minutes; zero keeps them for good. The mirror keeps every record, and a duplicate is
+    /// still refused.
+    pub receipt_ttl: Duration,
     /// Seed of the generator that draws the faults.
     pub seed: u64,
 }
 
 /// The faults file: a JSON object, every field optional, unknown fields refused.
-/// `{"busy_rate": 0.1, "drop_rate": 0.05, "consensus_latency_ms": 250, "receipt_delay_ms": 500, "seed": 7}`.
+/// `{"busy_rate": 0.1, "drop_rate": 0.05, "consensus_latency_ms": 250, "receipt_delay_ms": 500,
+/// "receipt_ttl_ms": 180000, "seed": 7}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FaultsFile {
@@ -47,12 +54,14 @@ struct FaultsFile {
     #[serde(default)]
     receipt_delay_ms: u64,
     #[serde(default)]
+    receipt_ttl_ms: u64,
+    #[serde(default)]
     seed: u64,
 }
 
 impl Faults {
     /// Reads faults from a JSON object with the optional fields `busy_rate`, `drop_rate`,
-    /// `consensus_latency_ms`, `receipt_delay_ms` and `seed`, e.g. `{"busy_rate": 0.1,
+    /// `consensus_latency_ms`, `receipt_delay_ms`, `receipt_ttl_ms` and `seed`, e.g. `{"busy_rate": 0.1,
     /// "consensus_latency_ms": 250}`; an unknown field is an error.
     ///
     /// # Errors
@@ -70,6 +79,7 @@ impl Faults {
             drop_rate: file.drop_rate,
             consensus_latency: Duration::from_millis(file.consensus_latency_ms),
             receipt_delay: Duration::from_millis(file.receipt_delay_ms),
+            receipt_ttl: Duration::from_millis(file.receipt_ttl_ms),
             seed: file.seed,
         };
         faults.check().map_err(|reason| fail(format!("is wrong: {reason}")))?;
@@ -158,12 +168,13 @@ mod tests {
 
     #[test]
     fn a_faults_file_is_read_and_checked() {
-        let path = file_with(r#"{"busy_rate": 0.25, "consensus_latency_ms": 40, "seed": 9}"#);
+        let path = file_with(r#"{"busy_rate": 0.25, "consensus_latency_ms": 40, "receipt_ttl_ms": 1500, "seed": 9}"#);
         let faults = Faults::from_file(&path);
         let _ = std::fs::remove_file(&path);
         let faults = faults.unwrap_or_else(|e| panic!("a good faults file was refused: {e}"));
         assert!((faults.busy_rate - 0.25).abs() < f64::EPSILON);
         assert_eq!(faults.consensus_latency, Duration::from_millis(40));
+        assert_eq!(faults.receipt_ttl, Duration::from_millis(1500));
         assert_eq!((faults.drop_rate, faults.seed), (0.0, 9));
 
         for bad in [r#"{"busy_rate": 1.5}"#, r#"{"busy": 0.1}"#, "not json"] {

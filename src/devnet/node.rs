@@ -254,13 +254,17 @@ impl Node {
         Ok(())
     }
 
-    /// Where a transaction id stands. A record younger than the receipt delay fault is not
-    /// found yet.
+    /// Where a transaction id stands, as receipt and record queries see it. A record younger
+    /// than the receipt delay fault is not found yet, and one older than the receipt lifetime
+    /// fault no longer (the mirror keeps it).
     pub(crate) fn lookup(&self, id: &NetTxId) -> Result<Lookup, LedgerError> {
         let key = id.key();
         if let Some(record) = self.ledger.network_record(&key)? {
-            let delay = i64::try_from(self.dice.faults().receipt_delay.as_nanos()).unwrap_or(i64::MAX);
-            if wall_clock() < record.consensus.0.saturating_add(delay) {
+            let faults = self.dice.faults();
+            let nanos = |d: std::time::Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+            let age = wall_clock().saturating_sub(record.consensus.0);
+            let forgotten = !faults.receipt_ttl.is_zero() && age >= nanos(faults.receipt_ttl);
+            if age < nanos(faults.receipt_delay) || forgotten {
                 return Ok(Lookup::NotFound);
             }
             return Ok(Lookup::Found(Box::new(record)));

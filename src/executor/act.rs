@@ -177,7 +177,10 @@ impl<L: Ledger> Coordinator<L> {
 
     /// Executes an intent from the log exactly once: a transaction the ledger already has is
     /// settled from its receipt; otherwise it is submitted with the intent's own id, which the
-    /// ledger de-duplicates.
+    /// ledger de-duplicates. When the ledger no longer keeps its receipt (Hedera's nodes keep
+    /// them about three minutes) and refuses it again as a duplicate or as expired, it is settled
+    /// from the ledger's lasting record ([`Ledger::settled_record`]): as it executed, or as
+    /// `TRANSACTION_EXPIRED` when it never did and never can.
     async fn transfer(&mut self, tx: &str, payments: &[PaymentOrder]) -> Result<(), RunError> {
         let first = payments.first().map_or("", |p| p.task.as_str()).to_string();
         let context = |e: LedgerError| RunError::Task {
@@ -277,13 +280,26 @@ impl<L: Ledger> Coordinator<L> {
         let tasks: Vec<&str> = payments.iter().map(|p| p.task.as_str()).collect();
         let memo = transfer_memo(&tasks);
         match self.ledger.transfer(tx, &self.wiring.token, &moves, &memo).await {
-            Err(LedgerError::Duplicate(_)) => self
-                .ledger
-                .receipt(tx)
-                .await?
-                .ok_or_else(|| LedgerError::Other(format!("transaction `{tx}` is a duplicate with no receipt"))),
+            Err(LedgerError::Duplicate(_)) => match self.ledger.receipt(tx).await? {
+                Some(receipt) => Ok(receipt),
+                None => self.settled_record(tx, "a duplicate").await,
+            },
+            Err(LedgerError::Expired(_)) => self.settled_record(tx, "expired").await,
             other => other,
         }
+    }
+
+    /// The outcome of `tx` from the ledger's lasting record, once the ledger has no receipt of
+    /// it and refused it again as `refused_as`.
+    async fn settled_record(&self, tx: &TxId, refused_as: &str) -> Result<Receipt, LedgerError> {
+        let receipt = self.ledger.settled_record(tx).await?.ok_or_else(|| {
+            LedgerError::Other(format!(
+                "transaction `{tx}` was refused as {refused_as}, the ledger keeps no receipt of it and has no \
+                 record of it yet: run again later to settle it"
+            ))
+        })?;
+        tracing::info!(transaction = %tx, status = %receipt.status, "settled from the ledger's record");
+        Ok(receipt)
     }
 }
 

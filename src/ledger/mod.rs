@@ -110,6 +110,20 @@ pub trait Ledger: Send + Sync {
     /// The receipt of a transaction id, if the ledger has seen it.
     fn receipt(&self, tx: &TxId) -> impl Future<Output = Result<Option<Receipt>, LedgerError>> + Send;
 
+    /// The final outcome of a transaction whose receipt the ledger no longer keeps, for a caller
+    /// that got `None` from [`Ledger::receipt`] and then `Duplicate` or `Expired` from submitting
+    /// it again: the status and consensus time from a record kept for good (Hedera's mirror
+    /// node), or [`Status::TransactionExpired`] once the transaction's validity window is so far
+    /// past that it can never execute and no record of it exists. `None` when the ledger cannot
+    /// tell yet. Never submits anything.
+    ///
+    /// The default answers `None`: a ledger that keeps every receipt for good (the local one)
+    /// has nothing more to say than [`Ledger::receipt`].
+    fn settled_record(&self, tx: &TxId) -> impl Future<Output = Result<Option<Receipt>, LedgerError>> + Send {
+        let _ = tx;
+        async { Ok(None) }
+    }
+
     /// An account's balance of a token, in minor units.
     fn token_balance(
         &self,

@@ -162,6 +162,10 @@ pub enum Status {
     InvalidTokenId,
     TransfersNotZeroSumForToken,
     TokenTransferListSizeLimitExceeded,
+    /// The transaction never executed and no longer can: its validity window closed before it
+    /// reached consensus. Not a receipt a node gives, but the settlement of a transaction the
+    /// ledger has no trace of once its window is long past (see [`super::Ledger::settled_record`]).
+    TransactionExpired,
 }
 
 impl fmt::Display for Status {

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::network::{Network, check_endpoint};
+use super::network::{Network, check_endpoint, rest_base};
 use crate::ledger::{AccountId, LedgerError};
 use crate::wire::{SigningKey, parse_secret_key};
 
@@ -21,6 +21,9 @@ const LOCAL_MIRROR_LAG: Duration = Duration::from_millis(300);
 /// `devnet`'s consensus node and mirror when `HEDERA_NODE` / `HEDERA_MIRROR` are not set.
 const DEVNET_NODE: &str = "127.0.0.1:50211";
 const DEVNET_MIRROR: &str = "127.0.0.1:5600";
+/// `devnet`'s mirror REST API when `HEDERA_MIRROR_REST` is not set (5551, the port Hedera's
+/// local networks and the SDKs use beside a mirror on 5600).
+const DEVNET_MIRROR_REST: &str = "http://127.0.0.1:5551";
 /// The node account of a custom network when `HEDERA_NODE_ACCOUNT` is not set.
 const DEFAULT_NODE_ACCOUNT: &str = "0.0.3";
 
@@ -54,10 +57,12 @@ impl HederaConfig {
     /// From variables: `HEDERA_NETWORK` (`testnet` when unset, `previewnet`, `mainnet`, `devnet`
     /// or `custom`), `OPERATOR_ID` (or `OPERATOR_ACCOUNT_ID`), `OPERATOR_KEY` (hex or DER, see
     /// [`parse_secret_key`]), `HEDERA_NODE` (`host:port`), `HEDERA_NODE_ACCOUNT` (default
-    /// `0.0.3`), `HEDERA_MIRROR` (`host:port`), `HEDERA_MAX_FEE` (ℏ, default 2) and
+    /// `0.0.3`), `HEDERA_MIRROR` (`host:port`), `HEDERA_MIRROR_REST` (the mirror's REST API,
+    /// `http://host:port`; a custom network may have none), `HEDERA_MAX_FEE` (ℏ, default 2) and
     /// `HEDERA_MIRROR_LAG_MS` (default 6000 on public networks, 300 on custom ones). `devnet` is
-    /// a custom network whose node and mirror default to `127.0.0.1:50211` and `127.0.0.1:5600`.
-    /// An empty variable counts as unset.
+    /// a custom network whose node, mirror and REST API default to `127.0.0.1:50211`,
+    /// `127.0.0.1:5600` and `http://127.0.0.1:5551`. Public networks use Hedera's mirrors. An
+    /// empty variable counts as unset.
     pub fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<HederaConfig, LedgerError> {
         let var = |name: &str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let network = network(&var)?;
@@ -121,16 +126,16 @@ fn missing(variable: &'static str, what: &str) -> LedgerError {
     }
 }
 
-/// The network `HEDERA_NETWORK` and, for custom ones, `HEDERA_NODE`, `HEDERA_NODE_ACCOUNT` and
-/// `HEDERA_MIRROR` name.
+/// The network `HEDERA_NETWORK` and, for custom ones, `HEDERA_NODE`, `HEDERA_NODE_ACCOUNT`,
+/// `HEDERA_MIRROR` and `HEDERA_MIRROR_REST` name.
 fn network(var: &dyn Fn(&str) -> Option<String>) -> Result<Network, LedgerError> {
     let name = var("HEDERA_NETWORK").unwrap_or_else(|| "testnet".to_owned());
-    let (node_default, mirror_default) = match name.to_ascii_lowercase().as_str() {
+    let (node_default, mirror_default, rest_default) = match name.to_ascii_lowercase().as_str() {
         "testnet" => return Ok(Network::Testnet),
         "previewnet" => return Ok(Network::Previewnet),
         "mainnet" => return Ok(Network::Mainnet),
-        "devnet" => (Some(DEVNET_NODE), Some(DEVNET_MIRROR)),
-        "custom" => (None, None),
+        "devnet" => (Some(DEVNET_NODE), Some(DEVNET_MIRROR), Some(DEVNET_MIRROR_REST)),
+        "custom" => (None, None, None),
         _ => {
             return Err(LedgerError::Config {
                 variable: "HEDERA_NETWORK",
@@ -147,6 +152,15 @@ fn network(var: &dyn Fn(&str) -> Option<String>) -> Result<Network, LedgerError>
     };
     let node = endpoint("HEDERA_NODE", node_default, "the consensus node's `host:port`")?;
     let mirror = endpoint("HEDERA_MIRROR", mirror_default, "the mirror node's `host:port`")?;
+    let rest = var("HEDERA_MIRROR_REST")
+        .or_else(|| rest_default.map(str::to_owned))
+        .map(|text| {
+            rest_base(&text).map_err(|reason| LedgerError::Config {
+                variable: "HEDERA_MIRROR_REST",
+                reason,
+            })
+        })
+        .transpose()?;
     let account_text = var("HEDERA_NODE_ACCOUNT").unwrap_or_else(|| DEFAULT_NODE_ACCOUNT.to_owned());
     let node_account = account_text.parse().map_err(|_| LedgerError::Config {
         variable: "HEDERA_NODE_ACCOUNT",
@@ -156,6 +170,7 @@ fn network(var: &dyn Fn(&str) -> Option<String>) -> Result<Network, LedgerError>
         node,
         node_account,
         mirror,
+        rest,
     })
 }
 
@@ -196,11 +211,12 @@ mod tests {
         vars
     }
 
-    fn custom(node: &str, account: &str, mirror: &str) -> Network {
+    fn custom(node: &str, account: &str, mirror: &str, rest: Option<&str>) -> Network {
         Network::Custom {
             node: node.into(),
             node_account: AccountId(account.into()),
             mirror: mirror.into(),
+            rest: rest.map(str::to_owned),
         }
     }
 
@@ -214,7 +230,25 @@ mod tests {
             (&[("HEDERA_NETWORK", "Mainnet")], Network::Mainnet, 6000),
             (
                 &[("HEDERA_NETWORK", "devnet")],
-                custom("127.0.0.1:50211", "0.0.3", "127.0.0.1:5600"),
+                custom(
+                    "127.0.0.1:50211",
+                    "0.0.3",
+                    "127.0.0.1:5600",
+                    Some("http://127.0.0.1:5551"),
+                ),
+                300,
+            ),
+            (
+                &[
+                    ("HEDERA_NETWORK", "devnet"),
+                    ("HEDERA_MIRROR_REST", "http://127.0.0.1:6000/api/v1"),
+                ],
+                custom(
+                    "127.0.0.1:50211",
+                    "0.0.3",
+                    "127.0.0.1:5600",
+                    Some("http://127.0.0.1:6000"),
+                ),
                 300,
             ),
             (
@@ -225,7 +259,7 @@ mod tests {
                     ("HEDERA_MIRROR", "mirror.example:5600"),
                     ("HEDERA_MIRROR_LAG_MS", "1500"),
                 ],
-                custom("10.0.0.5:50211", "0.0.4", "mirror.example:5600"),
+                custom("10.0.0.5:50211", "0.0.4", "mirror.example:5600", None),
                 1500,
             ),
         ];
@@ -283,6 +317,10 @@ mod tests {
             (
                 with_operator(&[("HEDERA_NETWORK", "devnet"), ("HEDERA_MIRROR", "a b:80")]),
                 "`HEDERA_MIRROR`: `a b:80` is not `host:port`",
+            ),
+            (
+                with_operator(&[("HEDERA_NETWORK", "devnet"), ("HEDERA_MIRROR_REST", "127.0.0.1:5551")]),
+                "`HEDERA_MIRROR_REST`: `127.0.0.1:5551` is not a mirror REST address",
             ),
             (with_operator(&[("HEDERA_MAX_FEE", "lots")]), "`HEDERA_MAX_FEE`: `lots`"),
             (

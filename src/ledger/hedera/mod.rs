@@ -30,8 +30,15 @@
 //!   does not name, such as `TOKEN_IS_PAUSED`, is a [`LedgerError::Refused`] naming it).
 //! - `receipt`: `TransactionReceiptQuery` (nodes keep receipts about three minutes), `None` when
 //!   the network does not know the id within a few seconds.
-//! - `token_balance`: from the node on a custom network; public networks no longer report token
-//!   balances from nodes and the mirror's REST API is not spoken yet: an `Unsupported` error.
+//! - `settled_record`: for a transaction whose receipt is gone, its record from the mirror's
+//!   REST API (`GET /api/v1/transactions/{payer}-{secs}-{nanos}`, see `rest`), the first
+//!   execution under the id; with no record once its validity window (at most 180 s) is past by
+//!   more than the mirror's lag and a margin, a receipt `TRANSACTION_EXPIRED`: it never executed
+//!   and never will (see `records`). While the record may still appear, the mirror is asked
+//!   again every few seconds until that point. [`HederaLedger::record`] reads the mirror alone.
+//! - `token_balance`: from the node on a custom network; from the mirror's REST API
+//!   (`GET /api/v1/accounts/{id}/tokens?token.id={token}`) on public networks, whose nodes no
+//!   longer report token balances ([`HederaLedger::mirror_token_balance`] reads it anywhere).
 //! - `schedule`: `ScheduleCreateTransaction` around a one-chunk topic message, expiring at the
 //!   given time with `wait_for_expiry`, so the network executes it then. An identical schedule
 //!   (same message, memo and time) returns the existing id.
@@ -40,6 +47,10 @@
 //! transient failures (timeouts, unavailable or busy nodes the SDK gave up on), so no retry can
 //! execute twice. The fees of executed transactions are read from their records and added up by
 //! operation ([`HederaLedger::spent`]). Keys are never printed or logged.
+//!
+//! The mirror's REST API is Hedera's own on public networks (`https://testnet.mirrornode.hedera.com`,
+//! ...) and `HEDERA_MIRROR_REST` on a custom one (`baton devnet` serves it); a custom network
+//! without one has no `settled_record` and no [`HederaLedger::mirror_token_balance`].
 
 mod accounts;
 mod client;
@@ -47,6 +58,8 @@ mod config;
 mod feed;
 mod ids;
 mod network;
+mod records;
+mod rest;
 mod schedules;
 mod status;
 mod tokens;
@@ -63,6 +76,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::client::Connection;
 use self::feed::{Feeds, wall_clock};
+use self::rest::MirrorRest;
 use super::{
     AccountId, ConsensusTime, Ledger, LedgerError, Receipt, ScheduleId, ScheduledOp, TokenId, TokenMove, TopicId,
     TopicMessage, TxId,
@@ -73,6 +87,8 @@ use crate::wire::{SigningKey, VerifyingKey};
 pub struct HederaLedger {
     conn: Connection,
     feeds: Feeds,
+    /// The mirror's REST API, when the network has one.
+    rest: Option<MirrorRest>,
     mirror_lag: Duration,
     /// The last horizon `now` gave, so that it never goes back.
     last_now: AtomicI64,
@@ -103,9 +119,15 @@ impl HederaLedger {
         let stop = CancellationToken::new();
         let conn = Connection::open(&config, stop.clone())?;
         let feeds = Feeds::new(conn.client().clone(), config.mirror_lag, stop.clone());
+        let rest = config
+            .network
+            .mirror_rest()
+            .map(|base| MirrorRest::new(base, stop.clone()))
+            .transpose()?;
         Ok(HederaLedger {
             conn,
             feeds,
+            rest,
             mirror_lag: config.mirror_lag,
             last_now: AtomicI64::new(i64::MIN),
             stop,
@@ -155,6 +177,35 @@ impl HederaLedger {
     /// Adds `key`'s signature to schedule `schedule`, paid by the operator.
     pub async fn sign_schedule(&self, schedule: &ScheduleId, key: &SigningKey) -> Result<(), LedgerError> {
         schedules::sign(&self.conn, schedule, key).await
+    }
+
+    /// The receipt the mirror's record of `tx` amounts to (the first execution under its id,
+    /// with its status and consensus time), read from the mirror's REST API, which keeps records
+    /// for good; `None` when the mirror has no record of it (yet: the mirror lags consensus).
+    pub async fn record(&self, tx: &TxId) -> Result<Option<Receipt>, LedgerError> {
+        let operation = format!("reading the mirror's record of transaction `{tx}`");
+        records::record(self.rest(&operation)?, tx).await
+    }
+
+    /// An account's balance of a token, in minor units, from the mirror's REST API (0 when the
+    /// account is not associated with the token). The mirror lags consensus by a few seconds.
+    pub async fn mirror_token_balance(&self, account: &AccountId, token: &TokenId) -> Result<i64, LedgerError> {
+        let operation = format!("reading the balance of token `{token}` of account `{account}`");
+        self.rest(&operation)?
+            .token_balance(account, token)
+            .await?
+            .ok_or_else(|| LedgerError::UnknownAccount(account.clone()))
+    }
+
+    /// The mirror's REST API, or why `operation` cannot be done without one.
+    fn rest(&self, operation: &str) -> Result<&MirrorRest, LedgerError> {
+        self.rest.as_ref().ok_or_else(|| LedgerError::Unsupported {
+            operation: operation.to_owned(),
+            reason: format!(
+                "this {} network has no mirror REST API: set `HEDERA_MIRROR_REST` (`baton devnet` prints it)",
+                self.conn.network.name()
+            ),
+        })
     }
 
     /// Tinybars of fees this client paid, by operation (`associate`, `create_account`,
@@ -237,7 +288,19 @@ impl Ledger for HederaLedger {
         tokens::receipt(&self.conn, tx).await
     }
 
+    /// The mirror's record (the network's receipts are gone), or `TRANSACTION_EXPIRED` once the
+    /// mirror's silence proves the transaction never executed; see the module's documentation.
+    async fn settled_record(&self, tx: &TxId) -> Result<Option<Receipt>, LedgerError> {
+        let operation = format!("settling transaction `{tx}` from the mirror");
+        records::settled(self.rest(&operation)?, tx, self.mirror_lag, &self.stop).await
+    }
+
+    /// From the node on a custom network, from the mirror on public networks (whose nodes no
+    /// longer report token balances).
     async fn token_balance(&self, account: &AccountId, token: &TokenId) -> Result<i64, LedgerError> {
+        if self.conn.network.is_public() {
+            return self.mirror_token_balance(account, token).await;
+        }
         tokens::balance(&self.conn, account, token).await
     }
 
@@ -264,6 +327,7 @@ mod tests {
                 node: "127.0.0.1:1".into(),
                 node_account: AccountId("0.0.3".into()),
                 mirror: "127.0.0.1:2".into(),
+                rest: None,
             },
             operator: AccountId("0.0.2".into()),
             operator_key: SigningKey::from_bytes(&[9; 32]),
@@ -303,6 +367,15 @@ mod tests {
         assert!(first < before, "{first} is not behind the wall clock {before}");
         let second = ledger.now().await.expect("a time");
         assert!(second >= first);
+    }
+
+    #[tokio::test]
+    async fn a_network_without_a_mirror_rest_api_says_which_variable_to_set() {
+        let ledger = HederaLedger::connect(devnet_config()).expect("valid");
+        let tx: TxId = "0.0.2@1700000000.000000000".parse().expect("valid");
+        let error = ledger.settled_record(&tx).await.expect_err("no REST API");
+        assert!(error.to_string().contains("`HEDERA_MIRROR_REST`"), "{error}");
+        assert!(error.to_string().contains("0.0.2@1700000000.000000000"), "{error}");
     }
 
     #[tokio::test]

@@ -71,6 +71,9 @@ pub enum Network {
         /// The mirror node's gRPC endpoint, `host:port`. Plaintext only when the host contains
         /// `localhost` or `127.0.0.1` (the SDK uses TLS otherwise).
         mirror: String,
+        /// The base URL of the mirror node's REST API (`http://127.0.0.1:5551`, without
+        /// `/api/v1`), if it serves one.
+        rest: Option<String>,
     },
 }
 
@@ -101,6 +104,18 @@ impl Network {
             Network::Previewnet => "previewnet.mirrornode.hedera.com:443".to_owned(),
             Network::Mainnet => "mainnet-public.mirrornode.hedera.com:443".to_owned(),
             Network::Custom { mirror, .. } => mirror.clone(),
+        }
+    }
+
+    /// The base URL of the mirror node's REST API (`/api/v1/...` follows), if there is one: the
+    /// public mirrors Hedera runs, or a custom network's `rest`.
+    #[must_use]
+    pub fn mirror_rest(&self) -> Option<String> {
+        match self {
+            Network::Testnet => Some("https://testnet.mirrornode.hedera.com".to_owned()),
+            Network::Previewnet => Some("https://previewnet.mirrornode.hedera.com".to_owned()),
+            Network::Mainnet => Some("https://mainnet-public.mirrornode.hedera.com".to_owned()),
+            Network::Custom { rest, .. } => rest.clone(),
         }
     }
 
@@ -149,6 +164,28 @@ pub(super) fn check_endpoint(text: &str) -> Result<(), String> {
     }
 }
 
+/// The base URL of a mirror's REST API from `text`: `http://` or `https://`, a host and an
+/// optional port, and no path but an optional `/` or `/api/v1` (dropped: requests add it).
+pub(super) fn rest_base(text: &str) -> Result<String, String> {
+    let bad = |why: &str| Err(format!("`{text}` is not a mirror REST address: {why}"));
+    let Ok(uri) = text.parse::<hyper::Uri>() else {
+        return bad("not a URL");
+    };
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return bad("it does not start with `http://` or `https://`");
+    }
+    let Some(authority) = uri.authority() else {
+        return bad("no host");
+    };
+    if authority.as_str().contains('@') || uri.query().is_some() {
+        return bad("it has credentials or a query");
+    }
+    if !matches!(uri.path().trim_end_matches('/'), "" | "/api/v1") {
+        return bad("its path is neither empty nor `/api/v1`");
+    }
+    Ok(format!("{}://{authority}", uri.scheme_str().unwrap_or("http")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +203,39 @@ mod tests {
             Some("0.0.31".into())
         );
         assert_eq!(Network::Previewnet.mirror(), "previewnet.mirrornode.hedera.com:443");
+        assert_eq!(
+            Network::Testnet.mirror_rest().as_deref(),
+            Some("https://testnet.mirrornode.hedera.com")
+        );
+        assert_eq!(
+            Network::Mainnet.mirror_rest().as_deref(),
+            Some("https://mainnet-public.mirrornode.hedera.com")
+        );
+    }
+
+    #[test]
+    fn rest_addresses_are_normalised_or_refused() {
+        let cases = [
+            ("http://127.0.0.1:5551", Ok("http://127.0.0.1:5551")),
+            ("http://127.0.0.1:5551/", Ok("http://127.0.0.1:5551")),
+            (
+                "https://testnet.mirrornode.hedera.com/api/v1/",
+                Ok("https://testnet.mirrornode.hedera.com"),
+            ),
+            ("127.0.0.1:5551", Err("does not start with")),
+            ("ftp://mirror:21", Err("does not start with")),
+            ("http://mirror/other", Err("its path")),
+            ("http://user:pw@mirror", Err("credentials")),
+            ("http://mirror?x=1", Err("credentials or a query")),
+            ("http://", Err("not a mirror REST address")),
+        ];
+        for (text, expected) in cases {
+            match (rest_base(text), expected) {
+                (Ok(base), Ok(want)) => assert_eq!(base, want, "{text}"),
+                (Err(error), Err(part)) => assert!(error.contains(part), "{text}: {error}"),
+                (got, _) => panic!("{text}: {got:?}"),
+            }
+        }
     }
 
     #[test]

@@ -103,6 +103,7 @@ mod tests {
                 Code::TokenTransferListSizeLimitExceeded,
                 Some(Status::TokenTransferListSizeLimitExceeded),
             ),
+            (Code::TransactionExpired, Some(Status::TransactionExpired)),
             (Code::TokenIsPaused, None),
             (Code::InvalidTopicId, None),
             (Code::Ok, None),

@@ -207,17 +207,8 @@ pub(crate) async fn receipt(conn: &Connection, tx: &TxId) -> Result<Option<Recei
     }))
 }
 
-/// An account's balance of a token. Public networks no longer answer token balances from
-/// nodes (only the mirror's REST API does, which this backend does not speak yet).
+/// An account's balance of a token, from the node (public networks' nodes no longer answer it:
+/// read the mirror there).
 pub(crate) async fn balance(conn: &Connection, account: &AccountId, token: &TokenId) -> Result<i64, LedgerError> {
-    if conn.network.is_public() {
-        return Err(LedgerError::Unsupported {
-            operation: format!("reading the balance of token `{token}` of account `{account}`"),
-            reason: format!(
-                "{} nodes no longer report token balances and the mirror's REST API is not supported yet",
-                conn.network.name()
-            ),
-        });
-    }
     accounts::token_balance(conn, account, ids::token(token)?).await
 }

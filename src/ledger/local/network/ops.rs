@@ -250,6 +250,7 @@ fn code_of(status: Status) -> Code {
         Status::InvalidTokenId => Code::InvalidTokenId,
         Status::TransfersNotZeroSumForToken => Code::TransfersNotZeroSumForToken,
         Status::TokenTransferListSizeLimitExceeded => Code::TokenTransferListSizeLimitExceeded,
+        Status::TransactionExpired => Code::TransactionExpired,
     }
 }
 
