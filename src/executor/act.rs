@@ -166,6 +166,7 @@ impl<L: Ledger> Coordinator<L> {
                 amount: p.amount,
             });
         }
+        self.fresh_intents.insert(tx.clone());
         let body = Body::PaymentIntent(PaymentIntent {
             tx_id: tx,
             token_id: self.wiring.token.clone(),
@@ -189,9 +190,14 @@ impl<L: Ledger> Coordinator<L> {
             reason: e.to_string(),
         };
         let tx: TxId = tx.parse().map_err(context)?;
-        let (receipt, submitted) = match self.ledger.receipt(&tx).await.map_err(context)? {
+        let known = if self.fresh_intents.remove(&tx) {
+            None
+        } else {
+            self.ledger.receipt(&tx).await.map_err(context)?
+        };
+        let (receipt, submitted) = match known {
             Some(r) => (r, false),
-            None => (self.submit_transfer(&tx, payments).await.map_err(context)?, true),
+            None => self.submit_transfer(&tx, payments).await.map_err(context)?,
         };
         self.transfers_made += 1;
         for p in payments {
@@ -207,8 +213,8 @@ impl<L: Ledger> Coordinator<L> {
         }
         if receipt.status != Status::Success {
             let reason = self.refusal(&tx, payments, receipt.status);
-            // A refusal read back from a receipt was met by an earlier run, which said so; its
-            // settlement may already be in the log, just behind the horizon this run reads to.
+            // A refusal read back from a receipt or a record was met by an earlier run (which said
+            // so) or expired while no run was there: it is in the log now, and the run goes on.
             if !submitted {
                 tracing::warn!(task = %first, "payment transfer: {reason}");
                 return Ok(());
@@ -251,7 +257,9 @@ impl<L: Ledger> Coordinator<L> {
         )
     }
 
-    async fn submit_transfer(&self, tx: &TxId, payments: &[PaymentOrder]) -> Result<Receipt, LedgerError> {
+    /// Submits the transfer of an intent under its own id; its receipt, and whether it is this
+    /// submission's (`false` when the ledger had the id already and the outcome is read back).
+    async fn submit_transfer(&self, tx: &TxId, payments: &[PaymentOrder]) -> Result<(Receipt, bool), LedgerError> {
         let mut moves: Vec<TokenMove> = Vec::new();
         let mut total = 0i64;
         for p in payments {
@@ -281,11 +289,11 @@ impl<L: Ledger> Coordinator<L> {
         let memo = transfer_memo(&tasks);
         match self.ledger.transfer(tx, &self.wiring.token, &moves, &memo).await {
             Err(LedgerError::Duplicate(_)) => match self.ledger.receipt(tx).await? {
-                Some(receipt) => Ok(receipt),
-                None => self.settled_record(tx, "a duplicate").await,
+                Some(receipt) => Ok((receipt, false)),
+                None => Ok((self.settled_record(tx, "a duplicate").await?, false)),
             },
-            Err(LedgerError::Expired(_)) => self.settled_record(tx, "expired").await,
-            other => other,
+            Err(LedgerError::Expired(_)) => Ok((self.settled_record(tx, "expired").await?, false)),
+            other => other.map(|receipt| (receipt, true)),
         }
     }
 

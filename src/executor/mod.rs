@@ -12,7 +12,7 @@ pub mod log;
 pub mod network;
 pub mod setup;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ pub use log::{LogReader, Wiring, fold, fold_all};
 use crate::check::Festival;
 use crate::engine::{Engine, Outcome};
 use crate::gates::{Gate, GateEngine};
-use crate::ledger::{ConsensusTime, Ledger, LedgerError, ScheduledOp};
+use crate::ledger::{ConsensusTime, Ledger, LedgerError, ScheduledOp, TxId};
 use crate::wire::{self, Body, Envelope, SigningKey};
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +85,10 @@ pub struct Coordinator<L: Ledger> {
     published: u64,
     /// Messages signed this step and not yet submitted.
     outbox: Vec<Vec<u8>>,
+    /// Payment intents this value published and whose transfer it has not submitted yet: no
+    /// ledger can have a receipt for them, so none is asked for (on Hedera the question takes
+    /// seconds to answer that there is none).
+    fresh_intents: HashSet<TxId>,
     transfers_made: u64,
     next_tick: Option<ConsensusTime>,
 }
@@ -104,6 +108,7 @@ impl<L: Ledger> Coordinator<L> {
             loaded_gates: HashMap::new(),
             published: 0,
             outbox: Vec::new(),
+            fresh_intents: HashSet::new(),
             transfers_made: 0,
             next_tick: None,
         }
