@@ -3,7 +3,8 @@
 //! `BATON_BENCH_MESSAGE_BYTES` their size, 512, `BATON_BENCH_IN_FLIGHT` messages sent at once in
 //! the concurrent case, 8, `BATON_BENCH_PAYMENTS` payments, 500, `BATON_BENCH_WORKFLOW` the
 //! festival, `workflows/quality-pipeline.yaml`, `BATON_BENCH_FESTIVAL=0` to skip it,
-//! `BATON_BENCH_TIMELINE=1` to print its log with consensus times, `BATON_BENCH_RUNS` runs of
+//! `BATON_BENCH_TIMELINE=1` to print its log with consensus times, `BATON_BENCH_PAYMENT_WINDOW`
+//! the coordinator's payment window in seconds, 0, `BATON_BENCH_RUNS` runs of
 //! each message and payment loop, 5).
 //!
 //! A devnet ([`baton::devnet::Devnet`], a Hedera-compatible node and mirror) is started in this

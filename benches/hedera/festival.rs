@@ -75,7 +75,11 @@ pub(crate) async fn run(config: &HederaConfig, workflow: &Path) -> FestivalRun {
         inner: operator,
         tally: coordinator.clone(),
     });
-    let engine = Engine::new(festival.clone(), &Config::default()).expect("an engine");
+    let engine_config = Config {
+        payment_window_secs: crate::common::env_usize("BATON_BENCH_PAYMENT_WINDOW", 0) as u64,
+        ..Config::default()
+    };
+    let engine = Engine::new(festival.clone(), &engine_config).expect("an engine");
     let mut run = Coordinator::new(ledger.clone(), engine, wiring.clone(), config.operator_key.clone());
     let options = Options {
         tick: Duration::from_secs(1),

@@ -51,6 +51,10 @@ pub struct RunArgs {
     /// An agent that sends no heartbeat for this many seconds loses its task.
     #[arg(long, default_value_t = 90)]
     pub heartbeat_grace: u64,
+    /// Seconds a payment due may wait for others, so that they go out up to ten to a transfer
+    /// (fewer transactions and fees); 0 pays what each step finds due at once.
+    #[arg(long, default_value_t = 0)]
+    pub payment_window: u64,
     /// Seconds between the scheduled ticks that let timeouts fire.
     #[arg(long, default_value_t = 1)]
     pub tick: u64,
@@ -177,6 +181,7 @@ pub(super) async fn drive<L: Ledger + 'static>(
     let config = Config {
         heartbeat_grace_secs: args.heartbeat_grace,
         max_parallel: None,
+        payment_window_secs: args.payment_window,
     };
     let cancel = CancellationToken::new();
     let ctrl_c = cancel.clone();

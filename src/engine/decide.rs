@@ -2,6 +2,7 @@
 //! in batches, transfers of intents in the log, and assignments of ready tasks.
 
 use std::cmp::Reverse;
+use std::collections::HashMap;
 
 use serde_json::{Map, Value as Json, json};
 
@@ -25,7 +26,8 @@ impl Engine {
         for t in dirty {
             self.duty(t, &mut out, &mut orders);
         }
-        self.pay(orders, &mut out);
+        let groups = self.payments_due(orders);
+        self.pay(groups, &mut out);
         self.transfers(&mut out);
         self.assign(&mut out);
         #[cfg(test)]
@@ -216,8 +218,37 @@ impl Engine {
         self.fire_command(t, event.into(), reason, out);
     }
 
-    fn pay(&mut self, orders: Vec<PaymentOrder>, out: &mut Vec<Command>) {
-        for payments in batches(orders) {
+    /// The transfers to make now: every payment due at once without a payment window; with one,
+    /// only full transfers (ten payments, or nine agents) until the oldest payment held has waited
+    /// the window or no other task is left to pay, when everything held goes.
+    fn payments_due(&mut self, orders: Vec<PaymentOrder>) -> Vec<Vec<PaymentOrder>> {
+        if self.payment_window == 0 {
+            return batches(orders);
+        }
+        let now = self.now;
+        self.held_payments.extend(orders.into_iter().map(|o| (now, o)));
+        let waited = self
+            .held_payments
+            .first()
+            .is_some_and(|(since, _)| now.saturating_sub(*since) >= self.payment_window);
+        let everything = waited || self.open <= self.held_payments.len();
+        if !everything && self.held_payments.len() < MAX_PAYMENTS_PER_TRANSFER {
+            return Vec::new();
+        }
+        let since: HashMap<String, Nanos> = self.held_payments.iter().map(|(t, o)| (o.task.clone(), *t)).collect();
+        let mut groups = batches(self.held_payments.drain(..).map(|(_, o)| o).collect());
+        if !everything && groups.last().is_some_and(|b| !full(b)) {
+            let rest = groups.pop().unwrap_or_default();
+            self.held_payments = rest
+                .into_iter()
+                .map(|o| (since.get(&o.task).copied().unwrap_or(now), o))
+                .collect();
+        }
+        groups
+    }
+
+    fn pay(&mut self, groups: Vec<Vec<PaymentOrder>>, out: &mut Vec<Command>) {
+        for payments in groups {
             let valid_start = self.now.max(self.last_valid_start.saturating_add(1));
             self.last_valid_start = valid_start;
             out.push(Command::Pay { valid_start, payments });
@@ -300,6 +331,14 @@ impl Engine {
 }
 
 /// Splits payments into transfers of at most ten payments to at most nine agents, in order.
+/// Whether a transfer can take no more payments: ten, or nine agents besides the treasury.
+fn full(batch: &[PaymentOrder]) -> bool {
+    let mut agents: Vec<&str> = batch.iter().map(|p| p.agent.as_str()).collect();
+    agents.sort_unstable();
+    agents.dedup();
+    batch.len() >= MAX_PAYMENTS_PER_TRANSFER || agents.len() >= MAX_AGENTS_PER_TRANSFER
+}
+
 pub(super) fn batches(orders: Vec<PaymentOrder>) -> Vec<Vec<PaymentOrder>> {
     let mut out: Vec<Vec<PaymentOrder>> = Vec::new();
     let mut agents: Vec<String> = Vec::new();

@@ -49,6 +49,9 @@ pub struct Config {
     pub heartbeat_grace_secs: u64,
     /// Tasks worked on at once; the workflow's `max_parallel` when it gives one.
     pub max_parallel: Option<usize>,
+    /// How long a payment due may wait for others to share its transfer (ten to a transfer);
+    /// 0 pays what each decision finds due at once.
+    pub payment_window_secs: u64,
 }
 
 impl Default for Config {
@@ -56,6 +59,7 @@ impl Default for Config {
         Self {
             heartbeat_grace_secs: 90,
             max_parallel: None,
+            payment_window_secs: 0,
         }
     }
 }
@@ -75,6 +79,9 @@ pub struct Engine {
     gates: GateEngine,
     grace: Nanos,
     max_parallel: usize,
+    payment_window: Nanos,
+    /// Payments due and held for the payment window, with when each became due.
+    held_payments: Vec<(Nanos, PaymentOrder)>,
     tasks: Vec<TaskState>,
     agents: Vec<AgentState>,
     agent_index: HashMap<String, usize>,
@@ -161,6 +168,10 @@ impl Engine {
             gates,
             grace,
             max_parallel,
+            payment_window: i64::try_from(config.payment_window_secs)
+                .unwrap_or(i64::MAX / 2)
+                .saturating_mul(1_000_000_000),
+            held_payments: Vec::new(),
             tasks,
             agents,
             agent_index,
@@ -230,6 +241,7 @@ impl Engine {
         }
         self.reserved = 0;
         self.transferring.clear();
+        self.held_payments.clear();
         self.dirty = TaskSet::all(self.tasks.len());
     }
 

@@ -10,12 +10,12 @@ use crate::engine::{Command, Event, Fact, Outcome, PaymentOrder, Sender};
 
 /// How the simulated world answers.
 #[derive(Default, Clone)]
-struct World {
+pub(super) struct World {
     /// Gates fail for these tasks.
     failing: Vec<String>,
     /// Assignments seen, in order: (task, agent).
     assigned: Vec<(String, String)>,
-    pays: Vec<Vec<PaymentOrder>>,
+    pub(super) pays: Vec<Vec<PaymentOrder>>,
     /// Most tasks held at once.
     peak_active: usize,
 }
@@ -112,7 +112,7 @@ fn agents_work(run: &mut Run) -> bool {
     worked
 }
 
-fn drive(run: &mut Run, world: &mut World) {
+pub(super) fn drive(run: &mut Run, world: &mut World) {
     for _ in 0..100_000 {
         let commands = run.engine.decide();
         world.peak_active = world.peak_active.max(run.engine.active + run.engine.reserved);
@@ -375,29 +375,6 @@ fn repeated_ids_and_forged_senders_are_refused() {
             "only the coordinator may send `task_assignment`, not the agent `a1`"
         ]
     );
-}
-
-#[test]
-fn payments_are_batched_by_ten_and_nine_agents() {
-    let orders: Vec<PaymentOrder> = (0..25)
-        .map(|i| PaymentOrder {
-            task: format!("t{i}"),
-            agent: format!("a{}", i % 12),
-            amount: 1,
-        })
-        .collect();
-    let batches = crate::engine::decide::batches(orders);
-    let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
-    assert_eq!(sizes, vec![9, 9, 7]);
-    let orders: Vec<PaymentOrder> = (0..25)
-        .map(|i| PaymentOrder {
-            task: format!("t{i}"),
-            agent: format!("a{}", i % 2),
-            amount: 1,
-        })
-        .collect();
-    let sizes: Vec<usize> = crate::engine::decide::batches(orders).iter().map(Vec::len).collect();
-    assert_eq!(sizes, vec![10, 10, 5]);
 }
 
 #[test]

@@ -11,6 +11,7 @@ use serde_json::json;
 use super::*;
 
 mod flow;
+mod payments;
 
 pub(super) const SEC: Nanos = 1_000_000_000;
 
@@ -54,7 +55,11 @@ pub(super) struct Run {
 
 impl Run {
     pub(super) fn new(festival: Arc<Festival>) -> Self {
-        let engine = Engine::new(festival, &Config::default()).expect("engine");
+        Self::with(festival, &Config::default())
+    }
+
+    pub(super) fn with(festival: Arc<Festival>, config: &Config) -> Self {
+        let engine = Engine::new(festival, config).expect("engine");
         Self {
             engine,
             position: 0,
