@@ -127,19 +127,26 @@ pub(crate) fn balances(env: &BTreeMap<String, String>, accounts: &[String]) -> i
 /// A devnet with `faults`, set up for the quality pipeline; returns the devnet, the directory,
 /// the `.env` values and the agents' accounts.
 pub(crate) fn prepared(faults: &[&str]) -> (Devnet, PathBuf, BTreeMap<String, String>, Vec<String>, String) {
+    let (devnet, dir, env, workflow) = set_up(WORKFLOW, faults);
+    let agents: Vec<String> = (1..=5).map(|n| env[&format!("AGENT_{n}_ACCOUNT")].clone()).collect();
+    (devnet, dir, env, agents, workflow)
+}
+
+/// A devnet with `faults` and `baton setup` run for `workflow` (relative to the crate) in a fresh
+/// directory; returns the devnet, the directory, the `.env` values and the workflow's path.
+pub(crate) fn set_up(workflow: &str, faults: &[&str]) -> (Devnet, PathBuf, BTreeMap<String, String>, String) {
     let dir = scratch();
     let (devnet, lines) = start_devnet(&dir, faults);
     std::fs::write(dir.join(".env"), lines.join("\n") + "\n").expect(".env");
     let workflow = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(WORKFLOW)
+        .join(workflow)
         .display()
         .to_string();
     let setup = baton(&dir, &["setup", "--network", "devnet", "--festival", &workflow]);
     assert!(setup.status.success(), "{}", text(&setup));
     assert!(String::from_utf8_lossy(&setup.stdout).contains("created account"));
     let env = read_env(&dir.join(".env"));
-    let agents: Vec<String> = (1..=5).map(|n| env[&format!("AGENT_{n}_ACCOUNT")].clone()).collect();
-    (devnet, dir, env, agents, workflow)
+    (devnet, dir, env, workflow)
 }
 
 pub(crate) fn run_args<'a>(workflow: &'a str, state: &'a str) -> Vec<&'a str> {
@@ -344,6 +351,9 @@ fn the_agent_daemon_runs_on_devnet_from_its_own_account() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// One task whose design and review wait for people (tests/data/hedera/approval.yaml).
+pub(crate) const APPROVAL: &str = "tests/data/hedera/approval.yaml";
+
 /// A child process killed when dropped.
 struct Running(Child);
 
@@ -392,16 +402,7 @@ fn waits_in(dir: &Path, workflow: &str, state: &str) {
 
 #[test]
 fn approvals_on_devnet_are_paid_by_the_approver_and_carry_the_task_to_payment() {
-    let dir = scratch();
-    let (_devnet, lines) = start_devnet(&dir, &[]);
-    std::fs::write(dir.join(".env"), lines.join("\n") + "\n").expect(".env");
-    let workflow = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/hedera/approval.yaml")
-        .display()
-        .to_string();
-    let setup = baton(&dir, &["setup", "--network", "devnet", "--festival", &workflow]);
-    assert!(setup.status.success(), "{}", text(&setup));
-    let env = read_env(&dir.join(".env"));
+    let (_devnet, dir, env, workflow) = set_up(APPROVAL, &[]);
     let state = dir.join("state").display().to_string();
     let mut args = run_args(&workflow, &state);
     args.push("--manual-approvals");

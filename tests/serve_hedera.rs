@@ -11,7 +11,7 @@ use std::time::Duration;
 use assert_cmd::cargo::cargo_bin;
 use serde_json::json;
 
-use super::hedera_run::{balances, baton, read_env, scratch, start_devnet, text};
+use super::hedera_run::{APPROVAL, balances, set_up};
 use super::serve::{Running, get, request, wait_for};
 
 /// Starts `baton serve --network devnet` in `dir` on a free port; its address and token.
@@ -45,16 +45,7 @@ fn start_serve(dir: &Path, workflow: &str) -> (Running, String, String) {
 
 #[test]
 fn on_devnet_the_page_follows_the_mirror_and_its_answers_are_paid_by_the_approver() {
-    let dir = scratch();
-    let (_devnet, lines) = start_devnet(&dir, &[]);
-    std::fs::write(dir.join(".env"), lines.join("\n") + "\n").expect(".env");
-    let workflow = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/hedera/approval.yaml")
-        .display()
-        .to_string();
-    let setup = baton(&dir, &["setup", "--network", "devnet", "--festival", &workflow]);
-    assert!(setup.status.success(), "{}", text(&setup));
-    let env = read_env(&dir.join(".env"));
+    let (_devnet, dir, env, workflow) = set_up(APPROVAL, &[]);
     let (_served, addr, token) = start_serve(&dir, &workflow);
     let state = dir.join("state").display().to_string();
     let args = [
