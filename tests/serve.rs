@@ -86,7 +86,13 @@ pub(crate) fn start_serve(state: &StateDir, extra: &[&str]) -> Served {
     let state = state.0.display().to_string();
     let mut args = vec!["serve", WORKFLOW, "--addr", "127.0.0.1:0", "--state", &state];
     args.extend_from_slice(extra);
-    let mut child = baton(&args)
+    served(baton(&args))
+}
+
+/// Starts `command` (a `baton serve` on port 0) and reads its address and token from its first
+/// lines.
+pub(crate) fn served(mut command: Command) -> Served {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -103,7 +109,7 @@ pub(crate) fn start_serve(state: &StateDir, extra: &[&str]) -> Served {
     let mut printed = Vec::new();
     loop {
         let line = lines
-            .recv_timeout(Duration::from_secs(30))
+            .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|e| panic!("baton serve printed no address ({e}): {printed:?}"));
         if let Some(url) = line.strip_prefix("open ") {
             let (base, token) = url.split_once("/#token=").expect("the URL carries the token");

@@ -2,51 +2,35 @@
 //! answer given through it is paid from the approver's own account and carries the task to
 //! payment.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin;
 use serde_json::json;
 
 use super::hedera_run::{APPROVAL, balances, set_up};
-use super::serve::{Running, get, request, wait_for};
+use super::serve::{Running, Served, get, request, served, wait_for};
 
-/// Starts `baton serve --network devnet` in `dir` on a free port; its address and token.
-fn start_serve(dir: &Path, workflow: &str) -> (Running, String, String) {
-    let mut child = Command::new(cargo_bin("baton"))
+/// Starts `baton serve --network devnet` in `dir` on a free port.
+fn start_serve(dir: &Path, workflow: &str) -> Served {
+    let mut command = Command::new(cargo_bin("baton"));
+    command
         .args(["serve", workflow, "--network", "devnet", "--addr", "127.0.0.1:0"])
         .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("baton serve starts");
-    let stdout = child.stdout.take().expect("serve's stdout is piped");
-    let child = Running(child);
-    let (send, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = send.send(line);
-        }
-    });
-    loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(60))
-            .expect("baton serve prints its address");
-        if let Some(url) = line.strip_prefix("open http://") {
-            let (addr, token) = url.split_once("/#token=").expect("the URL carries the token");
-            return (child, addr.to_owned(), token.to_owned());
-        }
-    }
+        .env("NO_COLOR", "1");
+    served(command)
 }
 
 #[test]
 fn on_devnet_the_page_follows_the_mirror_and_its_answers_are_paid_by_the_approver() {
     let (_devnet, dir, env, workflow) = set_up(APPROVAL, &[]);
-    let (_served, addr, token) = start_serve(&dir, &workflow);
+    let Served {
+        addr,
+        token,
+        child: _served,
+        ..
+    } = start_serve(&dir, &workflow);
     let state = dir.join("state").display().to_string();
     let args = [
         "run",
