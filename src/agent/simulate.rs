@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::check::Festival;
 use crate::engine::{Action, Config, Engine, Work};
-use crate::executor::{LogReader, RunError, Wiring, fold_all};
+use crate::executor::{LogReader, RunError, Wiring, fold_all, seal_step};
 use crate::ledger::Ledger;
 use crate::wire::{self, Body, Envelope, Heartbeat, ResultStatus, SigningKey, StatusUpdate, TaskResult};
 
@@ -138,6 +138,8 @@ struct Sim {
     silent_until: Option<Instant>,
     next_heartbeat: Instant,
     crashes: u64,
+    /// Messages of this step, sent together at its end.
+    outbox: Vec<Envelope>,
 }
 
 /// Runs one simulated agent until `cancel` fires, following the log with its own replica.
@@ -185,6 +187,7 @@ pub async fn crew<L: Ledger + 'static>(
             silent_until: None,
             next_heartbeat: Instant::now(),
             crashes: 0,
+            outbox: Vec::new(),
         };
         running.spawn(sim.run(shared.clone(), views.subscribe(), stop.clone()));
     }
@@ -295,7 +298,7 @@ impl Sim {
             let body = Body::Heartbeat(Heartbeat {
                 agent_id: self.agent.clone(),
             });
-            self.send(shared, &body).await?;
+            self.send(&shared.wiring.festival, &body);
             self.next_heartbeat = now + self.behaviour.heartbeat;
         }
         for work in work {
@@ -306,9 +309,9 @@ impl Sim {
         let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.working).into_iter().partition(|w| w.0 <= now);
         self.working = later;
         for (_, work, passes) in due {
-            self.finish(shared, &work, passes).await?;
+            self.finish(&shared.wiring.festival, &work, passes);
         }
-        Ok(())
+        self.flush(shared).await
     }
 
     fn rng(&self, work: &Work, salt: u64) -> SmallRng {
@@ -328,7 +331,8 @@ impl Sim {
                 message: None,
                 attempt: Some(work.attempt),
             });
-            return self.send(shared, &body).await;
+            self.send(&shared.wiring.festival, &body);
+            return Ok(());
         }
         let mut rng = self.rng(&work, 1 + self.crashes);
         if rng.random_bool(self.behaviour.crash_rate.clamp(0.0, 1.0)) {
@@ -356,7 +360,7 @@ impl Sim {
         Ok(())
     }
 
-    async fn finish<L: Ledger>(&mut self, shared: &Shared<L>, work: &Work, passes: bool) -> Result<(), RunError> {
+    fn finish(&mut self, festival: &str, work: &Work, passes: bool) {
         let ms = 100;
         let report = if passes { passing_report(ms) } else { failing_report(ms) };
         let body = Body::TaskResult(TaskResult {
@@ -367,7 +371,7 @@ impl Sim {
             duration_ms: Some(ms),
             attempt: Some(work.attempt),
         });
-        self.send(shared, &body).await
+        self.send(festival, &body);
     }
 
     /// A message the coordinator must refuse: another agent's result signed with this agent's
@@ -395,11 +399,22 @@ impl Sim {
         Ok(())
     }
 
-    async fn send<L: Ledger>(&mut self, shared: &Shared<L>, body: &Body) -> Result<(), RunError> {
+    /// A message for the status topic, sent with the step's others at [`Self::flush`].
+    fn send(&mut self, festival: &str, body: &Body) {
         self.sent += 1;
-        let mut envelope = Envelope::new(body.kind(), &shared.wiring.festival, &self.agent, self.sent, body);
-        let payload = wire::seal(&mut envelope, &self.key);
-        shared.ledger.submit(&shared.wiring.status_topic, &payload).await?;
+        let envelope = Envelope::new(body.kind(), festival, &self.agent, self.sent, body);
+        self.outbox.push(envelope);
+    }
+
+    /// Signs this step's messages (under one signature where the ledger takes batches) and
+    /// submits them in order.
+    async fn flush<L: Ledger>(&mut self, shared: &Shared<L>) -> Result<(), RunError> {
+        if self.outbox.is_empty() {
+            return Ok(());
+        }
+        let mut outbox = std::mem::take(&mut self.outbox);
+        let payloads = seal_step(&mut outbox, &self.key, shared.ledger.batch_signatures());
+        shared.ledger.submit_all(&shared.wiring.status_topic, &payloads).await?;
         Ok(())
     }
 }

@@ -83,8 +83,8 @@ pub struct Coordinator<L: Ledger> {
     gates: GateEngine,
     loaded_gates: HashMap<String, Gate>,
     published: u64,
-    /// Messages signed this step and not yet submitted.
-    outbox: Vec<Vec<u8>>,
+    /// Messages published this step and not yet signed and submitted.
+    outbox: Vec<Envelope>,
     /// Payment intents this value published and whose transfer it has not submitted yet: no
     /// ledger can have a receipt for them, so none is asked for (on Hedera the question takes
     /// seconds to answer that there is none).
@@ -202,25 +202,32 @@ impl<L: Ledger> Coordinator<L> {
         Ok(())
     }
 
-    fn signed(&mut self, body: &Body) -> Vec<u8> {
+    fn envelope(&mut self, body: &Body) -> Envelope {
         self.published += 1;
-        let mut envelope = Envelope::new(body.kind(), &self.wiring.festival, "coordinator", self.published, body);
+        Envelope::new(body.kind(), &self.wiring.festival, "coordinator", self.published, body)
+    }
+
+    fn signed(&mut self, body: &Body) -> Vec<u8> {
+        let mut envelope = self.envelope(body);
         wire::seal(&mut envelope, &self.key)
     }
 
-    /// Signs a message for the task topic; it goes out with the step's others at [`Self::flush`].
+    /// A message for the task topic; it is signed and goes out with the step's others at
+    /// [`Self::flush`].
     fn publish(&mut self, body: &Body) {
-        let payload = self.signed(body);
-        self.outbox.push(payload);
+        let envelope = self.envelope(body);
+        self.outbox.push(envelope);
     }
 
-    /// Submits the messages published since the last flush, in order, at once.
+    /// Signs the messages published since the last flush (under one signature where the ledger
+    /// takes batches) and submits them, in order, at once.
     async fn flush(&mut self) -> Result<(), RunError> {
         if self.outbox.is_empty() {
             return Ok(());
         }
-        let outbox = std::mem::take(&mut self.outbox);
-        self.ledger.submit_all(&self.wiring.tasks_topic, &outbox).await?;
+        let mut outbox = std::mem::take(&mut self.outbox);
+        let payloads = seal_step(&mut outbox, &self.key, self.ledger.batch_signatures());
+        self.ledger.submit_all(&self.wiring.tasks_topic, &payloads).await?;
         Ok(())
     }
 
@@ -230,5 +237,15 @@ impl<L: Ledger> Coordinator<L> {
             operation: "lookup",
             reason: "not in the festival".into(),
         })
+    }
+}
+
+/// The bytes of a step's messages: signed together under one signature when `together`, else
+/// each alone.
+pub(crate) fn seal_step(envelopes: &mut [Envelope], key: &SigningKey, together: bool) -> Vec<Vec<u8>> {
+    if together {
+        wire::seal_all(envelopes, key)
+    } else {
+        envelopes.iter_mut().map(|e| wire::seal(e, key)).collect()
     }
 }

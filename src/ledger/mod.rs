@@ -50,6 +50,15 @@ pub trait Ledger: Send + Sync {
         }
     }
 
+    /// Whether a sender may sign the messages it submits together under one signature over their
+    /// batch (`wire::sign_all`: each message then carries its place and path, 64 hex characters
+    /// a level). Worth it where signing costs more than bytes; on Hedera every 1,024 bytes of a
+    /// message is a transaction of its own, so there each message is signed alone and stays in
+    /// one chunk.
+    fn batch_signatures(&self) -> bool {
+        false
+    }
+
     /// Messages of `topic` with a sequence number above `after`, oldest first, at most `limit`.
     /// Returns at once, possibly with none.
     fn messages(

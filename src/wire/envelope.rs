@@ -5,12 +5,12 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::batch::Batch;
 use super::body::Body;
-use super::{MAX_MESSAGE_BYTES, WireError, schema, seen};
+use super::{MAX_MESSAGE_BYTES, WireError, schema};
 
 /// The topic a message travels on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -129,9 +129,13 @@ pub struct Envelope {
     /// The body as JSON: always an object, `{}` when there is none.
     #[serde(default = "empty_object")]
     pub payload: Value,
-    /// 128 lowercase hex characters: ed25519 over [`canonical`]; `None` until [`sign`]ed.
+    /// 128 lowercase hex characters: ed25519 over [`canonical`], or over the root of the batch
+    /// of messages signed together ([`sign_all`]); `None` until signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
+    /// The message's place in the batch its signature covers; `None` for a message signed alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<Batch>,
 }
 
 fn empty_object() -> Value {
@@ -160,6 +164,7 @@ impl Envelope {
             timestamp: rfc3339(SystemTime::now()),
             payload: body.to_payload(),
             signature: None,
+            batch: None,
         }
     }
 
@@ -257,10 +262,16 @@ fn to_value(envelope: &Envelope, with_signature: bool) -> Value {
     if with_signature && let Some(signature) = &envelope.signature {
         map.insert("signature".into(), Value::String(signature.clone()));
     }
+    if with_signature && let Some(batch) = &envelope.batch {
+        map.insert(
+            "batch".into(),
+            serde_json::json!({"index": batch.index, "size": batch.size, "path": batch.path}),
+        );
+    }
     Value::Object(map)
 }
 
-/// The bytes a signature covers: the envelope's JSON without `signature`, object keys sorted by
+/// The bytes a signature covers: the envelope's JSON without `signature` and `batch`, object keys sorted by
 /// their UTF-8 bytes at every depth, no whitespace. Absent optional fields are left out.
 #[must_use]
 pub fn canonical(envelope: &Envelope) -> Vec<u8> {
@@ -306,71 +317,6 @@ fn write_string(text: &str, out: &mut Vec<u8>) {
     if serde_json::to_writer(&mut *out, text).is_err() {
         out.extend_from_slice(b"\"\"");
     }
-}
-
-/// Signs the envelope with `key`, replacing any signature it had.
-pub fn sign(envelope: &mut Envelope, key: &SigningKey) {
-    let message = canonical(envelope);
-    let signature = key.sign(&message).to_bytes();
-    seen::remember(seen::mark(&key.verifying_key(), &message, &signature));
-    envelope.signature = Some(hex::encode(signature));
-}
-
-/// Checks that the envelope is signed by `key`.
-///
-/// # Errors
-/// [`WireError::Unsigned`] without a signature; [`WireError::BadSignature`] when the signature is
-/// malformed or another key's or the message was changed after signing.
-pub fn verify(envelope: &Envelope, key: &VerifyingKey) -> Result<(), WireError> {
-    let text = envelope.signature.as_deref().ok_or(WireError::Unsigned)?;
-    let bad = || WireError::BadSignature {
-        sender: envelope.sender.clone(),
-    };
-    let mut bytes = [0u8; 64];
-    if text.len() != 128 || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return Err(bad());
-    }
-    hex::decode_to_slice(text, &mut bytes).map_err(|_| bad())?;
-    let message = canonical(envelope);
-    let mark = seen::mark(key, &message, &bytes);
-    if seen::known(&mark) {
-        return Ok(());
-    }
-    key.verify_strict(&message, &Signature::from_bytes(&bytes))
-        .map_err(|_| bad())?;
-    seen::remember(mark);
-    Ok(())
-}
-
-/// Signs the envelope with `key` and returns the bytes to submit ([`sign`], then [`encode`]);
-/// [`verify_payload`] in this process knows these bytes without checking them again.
-#[must_use]
-pub fn seal(envelope: &mut Envelope, key: &SigningKey) -> Vec<u8> {
-    sign(envelope, key);
-    let bytes = encode(envelope);
-    seen::remember(seen::mark_bytes(&key.verifying_key(), &bytes));
-    bytes
-}
-
-/// Forgets the signatures this process made or checked, so that the next checks are done in full
-/// as in a fresh process: for measuring a cold reader of a log written in the same process.
-pub fn forget_checked() {
-    seen::forget();
-}
-
-/// [`verify`] for an envelope decoded from `payload`: the same bytes already checked (or sealed)
-/// with the same key in this process are not checked again, nor re-encoded.
-///
-/// # Errors
-/// As [`verify`].
-pub fn verify_payload(payload: &[u8], envelope: &Envelope, key: &VerifyingKey) -> Result<(), WireError> {
-    let mark = seen::mark_bytes(key, payload);
-    if seen::known(&mark) {
-        return Ok(());
-    }
-    verify(envelope, key)?;
-    seen::remember(mark);
-    Ok(())
 }
 
 /// The message as JSON bytes to submit to a topic (keys sorted, no whitespace).

@@ -4,7 +4,9 @@
 //! The envelope is the original coordinator's, `{type, sender, recipient?, task_id?,
 //! sequence_num, timestamp, payload}`, with three additions: `id` (the message's own random id),
 //! `festival` (the festival id) and `signature` (ed25519 over the envelope's [`canonical`] bytes,
-//! which are its JSON without `signature`, keys sorted, no whitespace). Messages travel on two
+//! which are its JSON without `signature` and `batch`, keys sorted, no whitespace; or, for
+//! messages a sender publishes together, over the root of a Merkle tree of them, each message
+//! carrying its place and path in `batch`, see [`sign_all`]). Messages travel on two
 //! topics: the task topic (coordinator to agents) and the status topic (agents and approvers to
 //! the coordinator), see [`MessageType::topic`].
 //!
@@ -14,6 +16,7 @@
 //! What this module never does: it talks to no ledger and no network, and reads or writes no
 //! file except the [`Keyring`]'s own file, and only when asked to.
 
+mod batch;
 mod body;
 mod envelope;
 mod keyring;
@@ -22,21 +25,23 @@ mod keys;
 mod keys_tests;
 mod schema;
 mod seen;
+mod signing;
+#[cfg(test)]
+mod signing_tests;
 #[cfg(test)]
 mod tests;
 
+pub use batch::{Batch, MAX_BATCH};
 pub use body::{
     ApprovalAnswer, ApprovalRequest, Assignment, Body, Decision, GateReport, Heartbeat, IntendedPayment, PaymentIntent,
     ResultStatus, Settlement, StatusUpdate, TaskEvent, TaskResult, VerdictRecord, body_kind,
 };
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
-pub use envelope::{
-    Envelope, MessageType, Topic, canonical, decode, encode, forget_checked, rfc3339, seal, sign, verify,
-    verify_payload,
-};
+pub use envelope::{Envelope, MessageType, Topic, canonical, decode, encode, rfc3339};
 pub use keyring::Keyring;
 pub use keys::{generate_key, parse_public_key, parse_secret_key, public_hex, secret_hex};
 pub use schema::MESSAGE_SCHEMA;
+pub use signing::{forget_checked, seal, seal_all, sign, sign_all, verify, verify_payload};
 
 /// The largest message [`decode`] reads, in bytes; anything larger is rejected before parsing.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;

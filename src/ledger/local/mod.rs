@@ -224,6 +224,11 @@ impl Ledger for LocalLedger {
         Ok(())
     }
 
+    /// Signing is what costs here, not bytes: one signature per batch.
+    fn batch_signatures(&self) -> bool {
+        true
+    }
+
     async fn messages(&self, topic: &TopicId, after: u64, limit: usize) -> Result<Vec<TopicMessage>, LedgerError> {
         self.messages_now(topic, after, limit)
     }

@@ -1,0 +1,124 @@
+//! Signing and checking messages: one message with its own signature, or the messages a sender
+//! publishes together under one signature over their batch ([`super::batch`]). Either way each
+//! message is checked on its own, and a signature this process made or checked is not checked
+//! again ([`super::seen`]).
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+
+use super::batch::{self, Batch, Hash};
+use super::envelope::{Envelope, canonical, encode};
+use super::{WireError, seen};
+
+/// Signs the envelope with `key`, alone, replacing any signature it had.
+pub fn sign(envelope: &mut Envelope, key: &SigningKey) {
+    envelope.batch = None;
+    let message = canonical(envelope);
+    let signature = key.sign(&message).to_bytes();
+    seen::remember(seen::mark(&key.verifying_key(), &message, &signature));
+    envelope.signature = Some(hex::encode(signature));
+}
+
+/// Signs the envelopes with `key` under one signature over their batch, each carrying its place
+/// and path in it; a single envelope (or more than [`batch::MAX_BATCH`], in batches of that
+/// many) is signed as [`sign`] would when alone.
+pub fn sign_all(envelopes: &mut [Envelope], key: &SigningKey) {
+    for part in envelopes.chunks_mut(batch::MAX_BATCH) {
+        if let [one] = part {
+            sign(one, key);
+            continue;
+        }
+        let leaves: Vec<Hash> = part.iter().map(|e| batch::leaf(&canonical(e))).collect();
+        let (root, paths) = batch::tree(&leaves);
+        let size = u32::try_from(part.len()).unwrap_or(u32::MAX);
+        let signed = batch::signed_bytes(&root, size);
+        let signature = key.sign(&signed).to_bytes();
+        seen::remember(seen::mark(&key.verifying_key(), &signed, &signature));
+        let text = hex::encode(signature);
+        for (index, (envelope, path)) in part.iter_mut().zip(paths).enumerate() {
+            envelope.signature = Some(text.clone());
+            envelope.batch = Some(Batch {
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+                size,
+                path: batch::path_text(&path),
+            });
+        }
+    }
+}
+
+/// Checks that the envelope is signed by `key`, alone or in a batch.
+///
+/// # Errors
+/// [`WireError::Unsigned`] without a signature; [`WireError::BadSignature`] when the signature or
+/// the batch path is malformed, or the signature is another key's, or the message was changed
+/// after signing.
+pub fn verify(envelope: &Envelope, key: &VerifyingKey) -> Result<(), WireError> {
+    let text = envelope.signature.as_deref().ok_or(WireError::Unsigned)?;
+    let bad = || WireError::BadSignature {
+        sender: envelope.sender.clone(),
+    };
+    let mut bytes = [0u8; 64];
+    if text.len() != 128 || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(bad());
+    }
+    hex::decode_to_slice(text, &mut bytes).map_err(|_| bad())?;
+    let message = canonical(envelope);
+    let signed = match &envelope.batch {
+        None => message,
+        Some(place) => {
+            let path = batch::parse_path(&place.path).ok_or_else(bad)?;
+            let root = batch::root_of(batch::leaf(&message), place.index, place.size, &path).ok_or_else(bad)?;
+            batch::signed_bytes(&root, place.size)
+        }
+    };
+    let mark = seen::mark(key, &signed, &bytes);
+    if seen::known(&mark) {
+        return Ok(());
+    }
+    key.verify_strict(&signed, &Signature::from_bytes(&bytes))
+        .map_err(|_| bad())?;
+    seen::remember(mark);
+    Ok(())
+}
+
+/// Signs the envelope with `key` and returns the bytes to submit ([`sign`], then [`encode`]);
+/// [`verify_payload`] in this process knows these bytes without checking them again.
+#[must_use]
+pub fn seal(envelope: &mut Envelope, key: &SigningKey) -> Vec<u8> {
+    sign(envelope, key);
+    sealed(envelope, key)
+}
+
+/// [`seal`] for messages published together: signed with [`sign_all`], each encoded.
+#[must_use]
+pub fn seal_all(envelopes: &mut [Envelope], key: &SigningKey) -> Vec<Vec<u8>> {
+    sign_all(envelopes, key);
+    envelopes.iter().map(|e| sealed(e, key)).collect()
+}
+
+/// A signed envelope's bytes, known to this process as good.
+fn sealed(envelope: &Envelope, key: &SigningKey) -> Vec<u8> {
+    let bytes = encode(envelope);
+    seen::remember(seen::mark_bytes(&key.verifying_key(), &bytes));
+    bytes
+}
+
+/// Forgets the signatures this process made or checked, so that the next checks are done in full
+/// as in a fresh process: for measuring a cold reader of a log written in the same process.
+pub fn forget_checked() {
+    seen::forget();
+}
+
+/// [`verify`] for an envelope decoded from `payload`: the same bytes already checked (or sealed)
+/// with the same key in this process are not checked again, nor re-encoded.
+///
+/// # Errors
+/// As [`verify`].
+pub fn verify_payload(payload: &[u8], envelope: &Envelope, key: &VerifyingKey) -> Result<(), WireError> {
+    let mark = seen::mark_bytes(key, payload);
+    if seen::known(&mark) {
+        return Ok(());
+    }
+    verify(envelope, key)?;
+    seen::remember(mark);
+    Ok(())
+}

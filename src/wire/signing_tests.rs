@@ -1,0 +1,144 @@
+//! Messages signed together: each checked on its own, none passing for another.
+
+use pretty_assertions::assert_eq;
+use serde_json::{Value, json};
+
+use super::*;
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+/// `n` heartbeats of `agent-a`, signed together by key 1 and read back from their bytes.
+fn batch(n: usize) -> Vec<(Vec<u8>, Envelope)> {
+    let body = Body::Heartbeat(Heartbeat {
+        agent_id: "agent-a".into(),
+    });
+    let mut envelopes: Vec<Envelope> = (0..n)
+        .map(|i| Envelope::new(body.kind(), "fest-1", "agent-a", i as u64 + 1, &body))
+        .collect();
+    seal_all(&mut envelopes, &key(1))
+        .into_iter()
+        .map(|bytes| {
+            let (envelope, _) = decode(&bytes).expect("a message signed together decodes");
+            (bytes, envelope)
+        })
+        .collect()
+}
+
+fn checks(envelope: &Envelope, seed: u8) -> bool {
+    verify(envelope, &key(seed).verifying_key()).is_ok()
+}
+
+#[test]
+fn each_message_of_a_batch_checks_alone_under_one_signature() {
+    for n in [2, 3, 7, 16, 100] {
+        let messages = batch(n);
+        let signature = messages[0].1.signature.clone();
+        for (i, (bytes, envelope)) in messages.iter().enumerate() {
+            assert_eq!(envelope.signature, signature, "one signature for the batch");
+            let place = envelope.batch.as_ref().expect("its place in the batch");
+            assert_eq!((place.index as usize, place.size as usize), (i, n));
+            assert!(checks(envelope, 1), "message {i} of {n}");
+            assert!(!checks(envelope, 2), "another key's");
+            verify_payload(bytes, envelope, &key(1).verifying_key()).expect("sealed bytes");
+        }
+    }
+    // Checked again as a fresh process would, from nothing remembered.
+    forget_checked();
+    let messages = batch(5);
+    forget_checked();
+    assert!(messages.iter().all(|(_, e)| checks(e, 1)));
+}
+
+#[test]
+fn a_lone_message_is_signed_as_sign_signs_it() {
+    let (bytes, envelope) = batch(1).remove(0);
+    assert_eq!(envelope.batch, None);
+    assert!(!String::from_utf8_lossy(&bytes).contains("batch"));
+    assert!(checks(&envelope, 1));
+}
+
+#[test]
+fn no_message_of_a_batch_passes_changed_or_moved() {
+    let messages = batch(6);
+    let (first, second) = (&messages[1].1, &messages[2].1);
+    let edits: Vec<(&str, Envelope)> = vec![
+        ("a changed field", {
+            let mut e = first.clone();
+            e.sequence_num += 10;
+            e
+        }),
+        ("another message's path", {
+            let mut e = first.clone();
+            e.batch = second.batch.clone();
+            e
+        }),
+        ("another place", {
+            let mut e = first.clone();
+            e.batch.as_mut().expect("batch").index = 3;
+            e
+        }),
+        ("another size", {
+            let mut e = first.clone();
+            e.batch.as_mut().expect("batch").size = 7;
+            e
+        }),
+        ("a path cut short", {
+            let mut e = first.clone();
+            e.batch.as_mut().expect("batch").path.truncate(64);
+            e
+        }),
+        ("no batch", {
+            let mut e = first.clone();
+            e.batch = None;
+            e
+        }),
+        ("a garbled path", {
+            let mut e = first.clone();
+            e.batch.as_mut().expect("batch").path.replace_range(0..2, "zz");
+            e
+        }),
+    ];
+    for (what, envelope) in edits {
+        assert_eq!(
+            verify(&envelope, &key(1).verifying_key()),
+            Err(WireError::BadSignature {
+                sender: "agent-a".into()
+            }),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn the_schema_refuses_a_malformed_batch() {
+    let (bytes, _) = batch(3).remove(0);
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "a batch of one",
+            json!({"index": 0, "size": 1, "path": "ab".repeat(32)}),
+            "/batch/size",
+        ),
+        (
+            "an uppercase path",
+            json!({"index": 0, "size": 3, "path": "AB".repeat(32)}),
+            "/batch/path",
+        ),
+        ("no path", json!({"index": 0, "size": 3}), "/batch"),
+        (
+            "an unknown field",
+            json!({"index": 0, "size": 3, "path": "ab".repeat(32), "root": "x"}),
+            "/batch",
+        ),
+    ];
+    for (what, batch, at) in cases {
+        let mut value: Value = serde_json::from_slice(&bytes).expect("JSON");
+        value["batch"] = batch;
+        let reason = decode(&serde_json::to_vec(&value).expect("JSON"))
+            .map(|_| ())
+            .expect_err(what)
+            .reason();
+        assert!(reason.starts_with(&format!("schema: {at}")), "{what}: {reason}");
+    }
+}
