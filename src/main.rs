@@ -2,6 +2,12 @@
 
 use std::process::ExitCode;
 
+/// A run allocates and frees small values at a high rate (messages, JSON trees, events): mimalloc
+/// does that in about half the time of the system's allocator, measured with `cargo bench --bench
+/// run`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     baton::cli::main()
 }

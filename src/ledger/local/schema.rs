@@ -93,6 +93,10 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, LedgerError> {
     // WAL with NORMAL loses no committed transaction when the process dies, only on power loss.
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_error)?;
     conn.pragma_update(None, "foreign_keys", true).map_err(open_error)?;
+    // Keeps a prepared statement's plan whatever is bound to it: otherwise the bundled SQLite
+    // (built with STAT4) prepares a read of a topic again each time its `after` changes.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .map_err(open_error)?;
     conn.set_prepared_statement_cache_capacity(64);
     create_tables(&mut conn, path)?;
     Ok(conn)
