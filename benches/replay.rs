@@ -5,9 +5,11 @@
 //! `benches/validate.rs` grown to 1,961 layers of 100 tasks (196,100 tasks, 10 agents), about 5.1
 //! messages a task (assigned, `start`, result, judged, settled, and a payment intent for up to
 //! ten tasks): 1,004,032 messages. It is driven to payment by the engine alone with instant
-//! agents, and each event becomes the signed envelope its sender would publish (`wire::sign` with
-//! the keys `baton run` creates, `wire::encode`), agents' results carrying the simulated agents'
-//! passing report. The messages go on the festival's two topics of a `LocalLedger` in a temporary
+//! agents, and each event becomes the signed envelope its sender would publish (with the keys
+//! `baton run` creates), agents' results carrying the simulated agents' passing report. Each
+//! sender's messages of a round are signed together (`wire::seal_all`), as `baton run` signs a
+//! step's messages on the local ledger; with `BATON_BENCH_SINGLE_SIGNATURES=1` each is signed
+//! alone (`wire::seal`), as on Hedera. The messages go on the festival's two topics of a `LocalLedger` in a temporary
 //! directory, in bulk (`LocalLedger::submit_many`). Building the log is not timed.
 //!
 //! Timed, once (a run takes about a minute): a fresh engine reading the log through the
@@ -103,9 +105,12 @@ async fn build(dir: &Path, festival: &Arc<Festival>) -> (LocalLedger, Wiring) {
         .await
         .expect("topics, accounts and token");
     let mut drive = Drive::new(festival.clone(), passing_report(100), true);
-    let mut pending: Vec<Event> = Vec::new();
+    // Events by round: a sender signs what it publishes in one step together.
+    let mut pending: Vec<Vec<Event>> = Vec::new();
+    let mut held = 0;
     let mut holders = Holders::new();
     let mut sequence = 0;
+    let together = std::env::var_os("BATON_BENCH_SINGLE_SIGNATURES").is_none();
     loop {
         let more = drive.round();
         for e in &drive.log {
@@ -113,18 +118,19 @@ async fn build(dir: &Path, festival: &Arc<Festival>) -> (LocalLedger, Wiring) {
                 holders.insert(task.clone(), agent.clone());
             }
         }
-        pending.append(&mut drive.log);
-        if pending.len() >= CHUNK || !more {
+        held += drive.log.len();
+        pending.push(std::mem::take(&mut drive.log));
+        if held >= CHUNK || !more {
             let signer = Signer {
                 festival,
                 wiring: &wiring,
                 keyring: &keyring,
                 holders: &holders,
             };
-            let messages = sign_all(&pending, &signer, sequence);
-            sequence += pending.len() as u64;
+            let messages = sign_rounds(&pending, &signer, sequence, together);
+            sequence += held as u64;
             ledger.submit_many(&messages).expect("messages written");
-            pending.clear();
+            (pending, held) = (Vec::new(), 0);
         }
         if !more {
             break;
@@ -134,21 +140,27 @@ async fn build(dir: &Path, festival: &Arc<Festival>) -> (LocalLedger, Wiring) {
     (ledger, wiring)
 }
 
-/// The events as signed messages on their topics, signed on every core.
-fn sign_all(events: &[Event], log: &Signer, sequence: u64) -> Vec<(TopicId, Vec<u8>)> {
+/// The rounds' events as signed messages on their topics, in order, signed on every core: each
+/// sender's messages of a round under one signature when `together` (as `baton run` signs a
+/// step's messages on the local ledger), else each alone (as on Hedera).
+fn sign_rounds(rounds: &[Vec<Event>], log: &Signer, sequence: u64, together: bool) -> Vec<(TopicId, Vec<u8>)> {
+    let mut first = Vec::with_capacity(rounds.len());
+    let mut next = sequence;
+    for round in rounds {
+        first.push(next + 1);
+        next += round.len() as u64;
+    }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let size = events.len().div_ceil(threads).max(1);
+    let size = rounds.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = events
+        let handles: Vec<_> = rounds
             .chunks(size)
-            .enumerate()
-            .map(|(i, chunk)| {
-                let first = sequence + (i * size) as u64;
+            .zip(first.chunks(size))
+            .map(|(part, first)| {
                 scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .enumerate()
-                        .map(|(k, e)| message(e, log, first + k as u64 + 1))
+                    part.iter()
+                        .zip(first)
+                        .flat_map(|(round, &n)| sign_round(round, log, n, together))
                         .collect::<Vec<_>>()
                 })
             })
@@ -160,17 +172,51 @@ fn sign_all(events: &[Event], log: &Signer, sequence: u64) -> Vec<(TopicId, Vec<
     })
 }
 
-/// One event as its sender would publish it.
-fn message(event: &Event, log: &Signer, n: u64) -> (TopicId, Vec<u8>) {
+/// One round's events as their senders would publish them, numbered from `first`.
+fn sign_round(round: &[Event], log: &Signer, first: u64, together: bool) -> Vec<(TopicId, Vec<u8>)> {
+    let mut envelopes: Vec<(&str, TopicId, Envelope)> =
+        round.iter().zip(first..).map(|(e, n)| message(e, log, n)).collect();
+    let mut senders: Vec<&str> = envelopes.iter().map(|m| m.0).collect();
+    senders.sort_unstable();
+    senders.dedup();
+    let mut bytes: Vec<Vec<u8>> = vec![Vec::new(); envelopes.len()];
+    for sender in senders {
+        let key = log.keyring.get(sender).expect("a key for every sender");
+        let (places, mut mine): (Vec<usize>, Vec<Envelope>) = envelopes
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, m)| m.0 == sender)
+            .map(|(i, m)| (i, m.2.clone()))
+            .unzip();
+        let sealed = if together {
+            wire::seal_all(&mut mine, key)
+        } else {
+            mine.iter_mut().map(|e| wire::seal(e, key)).collect()
+        };
+        for (i, b) in places.into_iter().zip(sealed) {
+            bytes[i] = b;
+        }
+    }
+    envelopes
+        .into_iter()
+        .zip(bytes)
+        .map(|((_, topic, _), b)| (topic, b))
+        .collect()
+}
+
+/// One event as its sender would publish it, not signed yet: its sender, topic and envelope.
+fn message<'e>(event: &'e Event, log: &Signer, n: u64) -> (&'e str, TopicId, Envelope) {
     let wiring = log.wiring;
     let (sender, topic) = match &event.sender {
         Sender::Coordinator => ("coordinator", &wiring.tasks_topic),
         Sender::Agent(id) | Sender::Approver(id) => (id.as_str(), &wiring.status_topic),
     };
     let body = body(&event.fact, log.festival, log.wiring, log.holders);
-    let mut envelope = Envelope::new(body.kind(), &wiring.festival, sender, n, &body);
-    wire::sign(&mut envelope, log.keyring.get(sender).expect("a key for every sender"));
-    (topic.clone(), wire::encode(&envelope))
+    (
+        sender,
+        topic.clone(),
+        Envelope::new(body.kind(), &wiring.festival, sender, n, &body),
+    )
 }
 
 /// The body the coordinator or an agent publishes for a fact.

@@ -243,32 +243,44 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, u32::try_from(month).unwrap_or(1), u32::try_from(day).unwrap_or(1))
 }
 
-/// The envelope as a JSON object, with or without its signature.
-fn to_value(envelope: &Envelope, with_signature: bool) -> Value {
-    let mut map = Map::new();
-    map.insert("type".into(), Value::String(envelope.kind.as_str().into()));
-    map.insert("id".into(), Value::String(envelope.id.clone()));
-    map.insert("festival".into(), Value::String(envelope.festival.clone()));
-    map.insert("sender".into(), Value::String(envelope.sender.clone()));
+/// Writes the envelope as JSON with its keys sorted by their bytes (`batch`, `festival`, `id`,
+/// `payload`, `recipient`, `sender`, `sequence_num`, `signature`, `task_id`, `timestamp`, `type`),
+/// with or without `signature` and `batch`, straight from its fields: what a JSON object of it
+/// written by [`write_sorted`] would be, without building that object.
+fn write_envelope(envelope: &Envelope, with_signature: bool, out: &mut Vec<u8>) {
+    out.push(b'{');
+    if with_signature && let Some(batch) = &envelope.batch {
+        out.extend_from_slice(format!("\"batch\":{{\"index\":{},\"path\":", batch.index).as_bytes());
+        write_string(&batch.path, out);
+        out.extend_from_slice(format!(",\"size\":{}}},", batch.size).as_bytes());
+    }
+    let field = |out: &mut Vec<u8>, key: &str, text: &str| {
+        write_string(key, out);
+        out.push(b':');
+        write_string(text, out);
+        out.push(b',');
+    };
+    field(out, "festival", &envelope.festival);
+    field(out, "id", &envelope.id);
+    out.extend_from_slice(b"\"payload\":");
+    write_sorted(&envelope.payload, out);
+    out.push(b',');
     if let Some(recipient) = &envelope.recipient {
-        map.insert("recipient".into(), Value::String(recipient.clone()));
+        field(out, "recipient", recipient);
+    }
+    field(out, "sender", &envelope.sender);
+    out.extend_from_slice(format!("\"sequence_num\":{},", envelope.sequence_num).as_bytes());
+    if with_signature && let Some(signature) = &envelope.signature {
+        field(out, "signature", signature);
     }
     if let Some(task_id) = &envelope.task_id {
-        map.insert("task_id".into(), Value::String(task_id.clone()));
+        field(out, "task_id", task_id);
     }
-    map.insert("sequence_num".into(), Value::from(envelope.sequence_num));
-    map.insert("timestamp".into(), Value::String(envelope.timestamp.clone()));
-    map.insert("payload".into(), envelope.payload.clone());
-    if with_signature && let Some(signature) = &envelope.signature {
-        map.insert("signature".into(), Value::String(signature.clone()));
-    }
-    if with_signature && let Some(batch) = &envelope.batch {
-        map.insert(
-            "batch".into(),
-            serde_json::json!({"index": batch.index, "size": batch.size, "path": batch.path}),
-        );
-    }
-    Value::Object(map)
+    field(out, "timestamp", &envelope.timestamp);
+    write_string("type", out);
+    out.push(b':');
+    write_string(envelope.kind.as_str(), out);
+    out.push(b'}');
 }
 
 /// The bytes a signature covers: the envelope's JSON without `signature` and `batch`, object keys sorted by
@@ -276,7 +288,7 @@ fn to_value(envelope: &Envelope, with_signature: bool) -> Value {
 #[must_use]
 pub fn canonical(envelope: &Envelope) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
-    write_sorted(&to_value(envelope, false), &mut out);
+    write_envelope(envelope, false, &mut out);
     out
 }
 
@@ -323,7 +335,7 @@ fn write_string(text: &str, out: &mut Vec<u8>) {
 #[must_use]
 pub fn encode(envelope: &Envelope) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
-    write_sorted(&to_value(envelope, true), &mut out);
+    write_envelope(envelope, true, &mut out);
     out
 }
 

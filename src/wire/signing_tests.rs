@@ -142,3 +142,34 @@ fn the_schema_refuses_a_malformed_batch() {
         assert!(reason.starts_with(&format!("schema: {at}")), "{what}: {reason}");
     }
 }
+
+/// The envelope's fields as a JSON object, as serde writes them, `signature` and `batch` kept
+/// or left out.
+fn as_object(envelope: &Envelope, with_signature: bool) -> Value {
+    let mut value = serde_json::to_value(envelope).expect("an envelope serializes");
+    let object = value.as_object_mut().expect("an object");
+    if !with_signature {
+        object.remove("signature");
+        object.remove("batch");
+    }
+    value
+}
+
+/// The same object re-read and written with keys sorted, as the written bytes must be.
+fn sorted(value: &Value) -> Vec<u8> {
+    // serde_json's map keeps keys sorted (no `preserve_order`): writing it sorts them.
+    serde_json::to_vec(value).expect("JSON")
+}
+
+#[test]
+fn canonical_and_encoded_bytes_are_the_sorted_json_of_the_fields() {
+    let lone = batch(1).remove(0).1;
+    let together = batch(3).remove(1).1;
+    let mut addressed = together.clone();
+    addressed.recipient = Some("agent-b \"quoted\"\n".into());
+    addressed.task_id = Some("t-é".into());
+    for envelope in [lone, together, addressed] {
+        assert_eq!(canonical(&envelope), sorted(&as_object(&envelope, false)));
+        assert_eq!(encode(&envelope), sorted(&as_object(&envelope, true)));
+    }
+}
