@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::batch::Batch;
 use super::body::Body;
-use super::{MAX_MESSAGE_BYTES, WireError, schema};
+use super::{MAX_MESSAGE_BYTES, WireError, decoded, schema};
 
 /// The topic a message travels on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -340,7 +340,8 @@ pub fn encode(envelope: &Envelope) -> Vec<u8> {
 }
 
 /// Reads a message from a topic: size cap, JSON, the schema, then the typed body. The signature
-/// is not checked here (that needs the sender's key): call [`verify`].
+/// is not checked here (that needs the sender's key): call [`verify`]. The same bytes decoded
+/// lately in this process are not decoded again (see `decoded`).
 ///
 /// # Errors
 /// [`WireError::TooLarge`] over [`MAX_MESSAGE_BYTES`], [`WireError::NotJson`], and
@@ -349,6 +350,17 @@ pub fn decode(bytes: &[u8]) -> Result<(Envelope, Body), WireError> {
     if bytes.len() > MAX_MESSAGE_BYTES {
         return Err(WireError::TooLarge);
     }
+    let key = decoded::key(bytes);
+    if let Some(message) = decoded::get(&key) {
+        return Ok(message);
+    }
+    let message = decode_fresh(bytes)?;
+    decoded::keep(key, &message);
+    Ok(message)
+}
+
+/// [`decode`] from the bytes alone.
+fn decode_fresh(bytes: &[u8]) -> Result<(Envelope, Body), WireError> {
     let value: Value = serde_json::from_slice(bytes).map_err(|_| WireError::NotJson)?;
     schema::check(&value)?;
     let envelope: Envelope = serde_json::from_value(value).map_err(|e| WireError::Schema {

@@ -18,6 +18,7 @@
 
 mod batch;
 mod body;
+mod decoded;
 mod envelope;
 mod keyring;
 mod keys;

@@ -102,10 +102,12 @@ fn sealed(envelope: &Envelope, key: &SigningKey) -> Vec<u8> {
     bytes
 }
 
-/// Forgets the signatures this process made or checked, so that the next checks are done in full
-/// as in a fresh process: for measuring a cold reader of a log written in the same process.
+/// Forgets the signatures this process made or checked and the messages it decoded, so that the
+/// next reads are done in full as in a fresh process: for measuring a cold reader of a log
+/// written in the same process.
 pub fn forget_checked() {
     seen::forget();
+    super::decoded::forget();
 }
 
 /// [`verify`] for an envelope decoded from `payload`: the same bytes already checked (or sealed)

@@ -1,0 +1,81 @@
+//! Messages this process decoded lately. Every replica of the log in one process (the
+//! coordinator and each simulated agent's replica, a web view beside them) reads the same bytes
+//! within moments of the others; parsing them and checking them against the schema again gives
+//! the same answer, so the answer is kept for a while: SHA-256 of the bytes to the decoded
+//! message. Bounded as [`super::seen`] is: two generations of at most [`GENERATION`] messages,
+//! the older forgotten when the newer fills up; a forgotten message is simply decoded again.
+//! Only messages that decode are kept.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, PoisonError};
+
+use sha2::{Digest as _, Sha256};
+
+use super::body::Body;
+use super::envelope::Envelope;
+
+/// Messages per generation: a step's messages are read by every replica well before this many
+/// more are written.
+const GENERATION: usize = 4096;
+
+type Key = [u8; 32];
+
+#[derive(Default)]
+struct Decoded {
+    current: HashMap<Key, (Envelope, Body)>,
+    previous: HashMap<Key, (Envelope, Body)>,
+}
+
+static DECODED: LazyLock<Mutex<Decoded>> = LazyLock::new(|| Mutex::new(Decoded::default()));
+
+/// The key of a message's bytes.
+pub(crate) fn key(bytes: &[u8]) -> Key {
+    Sha256::digest(bytes).into()
+}
+
+/// The message decoded from bytes with this key, if this process decoded it lately.
+pub(crate) fn get(key: &Key) -> Option<(Envelope, Body)> {
+    let decoded = DECODED.lock().unwrap_or_else(PoisonError::into_inner);
+    decoded.current.get(key).or_else(|| decoded.previous.get(key)).cloned()
+}
+
+/// Keeps a message decoded from bytes with this key.
+pub(crate) fn keep(key: Key, message: &(Envelope, Body)) {
+    let mut decoded = DECODED.lock().unwrap_or_else(PoisonError::into_inner);
+    if decoded.current.len() >= GENERATION {
+        decoded.previous = std::mem::take(&mut decoded.current);
+    }
+    decoded.current.insert(key, message.clone());
+}
+
+/// Forgets every message decoded so far, as a fresh process starts.
+pub(crate) fn forget() {
+    *DECODED.lock().unwrap_or_else(PoisonError::into_inner) = Decoded::default();
+}
+
+#[cfg(test)]
+mod tests {
+    use pretty_assertions::assert_eq;
+
+    use crate::wire::{Body, Envelope, Heartbeat, WireError, decode, encode};
+
+    #[test]
+    fn bytes_decoded_again_give_the_same_message_and_other_bytes_their_own() {
+        let body = Body::Heartbeat(Heartbeat {
+            agent_id: "agent-a".into(),
+        });
+        let envelope = Envelope::new(body.kind(), "fest-1", "agent-a", 1, &body);
+        let mut signed = envelope.clone();
+        signed.signature = Some("ab".repeat(64));
+        let bytes = encode(&signed);
+        let first = decode(&bytes).expect("decodes");
+        assert_eq!(decode(&bytes).expect("decodes again"), first);
+        assert_eq!(first.0, signed);
+        // The same message with another sequence number is its own message.
+        let mut other = signed.clone();
+        other.sequence_num = 2;
+        assert_eq!(decode(&encode(&other)).expect("decodes").0.sequence_num, 2);
+        // Bytes cut short are refused, whatever was decoded before.
+        assert_eq!(decode(&bytes[..bytes.len() - 1]), Err(WireError::NotJson));
+    }
+}
