@@ -16,8 +16,10 @@
 //! Baselines, in the same process: loading and checking the same workflow file (`load::load`,
 //! which the run does first), the engine alone driving the same festival to payment with
 //! instant agents and no I/O (as in `benches/engine.rs`), and signing and encoding as many
-//! messages as a run logs (5.1 a task, `wire::seal`), once each on one thread: every message is
-//! signed by its sender, so no run can be faster than this on one core.
+//! messages as a run logs (5.1 a task, `wire::seal`), each alone, on one thread: what a run whose
+//! every message carries its own signature (as on Hedera) spends on signing at least. On the
+//! local ledger a sender signs the messages of a step together (`wire::seal_all`), so a run can
+//! be faster than that.
 
 mod common;
 
@@ -57,7 +59,7 @@ fn main() {
         d.run();
         d
     });
-    // Every message of a run is signed once by its sender: the floor of any run that signs them.
+    // Every message signed alone by its sender: the floor of a run that signs them one by one.
     let messages = tasks * 51 / 10;
     let key = baton::wire::SigningKey::from_bytes(&[7; 32]);
     let body = baton::wire::Body::Heartbeat(baton::wire::Heartbeat {
@@ -82,7 +84,7 @@ fn main() {
         us(engine.wall)
     );
     println!(
-        "baseline  sign and encode {messages} messages once: {:7.3} s  {:8.2} us/task (one thread)",
+        "baseline  sign and encode {messages} messages, each alone: {:7.3} s  {:8.2} us/task (one thread)",
         sealing.wall.as_secs_f64(),
         us(sealing.wall)
     );
@@ -123,7 +125,7 @@ fn print(label: &str, tasks: usize, results: &[Run], engine: Duration, sealing: 
         results.len()
     );
     println!(
-        "          CPU time (user + system, all threads) {:.2} s, {:.1} us/task; peak memory (VmHWM) {:.0} MiB; {:.0}x the engine alone, {:.1}x signing every message",
+        "          CPU time (user + system, all threads) {:.2} s, {:.1} us/task; peak memory (VmHWM) {:.0} MiB; {:.0}x the engine alone, {:.2}x signing every message alone",
         median.cpu,
         median.cpu * 1e6 / tasks as f64,
         peak as f64 / 1024.0,
