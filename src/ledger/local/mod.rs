@@ -138,7 +138,8 @@ impl LocalLedger {
     /// For building large logs at once (benchmarks, imports); waiting readers are woken once.
     pub fn submit_many(&self, messages: &[(TopicId, Vec<u8>)]) -> Result<Vec<(u64, ConsensusTime)>, LedgerError> {
         self.run_due()?;
-        let written = self.write("submitting messages", |conn| topics::append_many(conn, messages))?;
+        let messages: Vec<(&TopicId, &[u8])> = messages.iter().map(|(t, p)| (t, p.as_slice())).collect();
+        let written = self.write("submitting messages", |conn| topics::append_many(conn, &messages))?;
         self.notify.notify_waiters();
         Ok(written)
     }
@@ -218,11 +219,8 @@ impl Ledger for LocalLedger {
             return Ok(());
         }
         self.run_due()?;
-        self.write("submitting messages", |conn| {
-            payloads
-                .iter()
-                .try_for_each(|p| topics::append(conn, topic, p).map(drop))
-        })?;
+        let messages: Vec<(&TopicId, &[u8])> = payloads.iter().map(|p| (topic, p.as_slice())).collect();
+        self.write("submitting messages", |conn| topics::append_many(conn, &messages))?;
         self.notify.notify_waiters();
         Ok(())
     }

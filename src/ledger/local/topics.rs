@@ -96,10 +96,10 @@ fn sequence_number(stored: i64) -> u64 {
 /// [`append`] would give it, with statements prepared once. Call inside a write transaction.
 pub(super) fn append_many(
     conn: &Connection,
-    messages: &[(TopicId, Vec<u8>)],
+    messages: &[(&TopicId, &[u8])],
 ) -> Result<Vec<(u64, ConsensusTime)>, LedgerError> {
     let mut last_sequence: HashMap<&TopicId, i64> = HashMap::new();
-    for (topic, _) in messages {
+    for &(topic, _) in messages {
         if last_sequence.contains_key(topic) {
             continue;
         }
@@ -110,7 +110,7 @@ pub(super) fn append_many(
         .prepare_cached("INSERT INTO messages (topic, sequence, consensus, payload) VALUES (?1, ?2, ?3, ?4)")
         .during("appending a message")?;
     let mut out = Vec::with_capacity(messages.len());
-    for (topic, payload) in messages {
+    for &(topic, payload) in messages {
         let sequence = last_sequence.get_mut(topic).map_or(1, |s| {
             *s = s.saturating_add(1);
             *s
