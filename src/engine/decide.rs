@@ -265,10 +265,9 @@ impl Engine {
                 .payments
                 .iter()
                 .filter(|p| {
-                    self.festival
-                        .index
-                        .get(&p.task)
-                        .is_some_and(|&t| self.tasks[t].paid.is_none() && self.tasks[t].payment_error.is_none())
+                    self.task_index
+                        .get(&self.festival, &p.task)
+                        .is_some_and(|t| self.tasks[t].paid.is_none() && self.tasks[t].payment_error.is_none())
                 })
                 .cloned()
                 .collect();

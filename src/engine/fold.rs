@@ -384,10 +384,8 @@ impl Engine {
     }
 
     pub(super) fn task_index(&self, task: &str) -> Result<usize, String> {
-        self.festival
-            .index
-            .get(task)
-            .copied()
+        self.task_index
+            .get(&self.festival, task)
             .ok_or_else(|| format!("task `{task}` is not in the festival"))
     }
 

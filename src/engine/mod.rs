@@ -12,6 +12,7 @@
 mod decide;
 mod event;
 mod fold;
+mod index;
 mod machine;
 mod state;
 mod transition;
@@ -21,7 +22,7 @@ mod view;
 mod tests;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
 pub use event::{Command, Event, Fact, Nanos, PaymentOrder, Rejection, Sender};
@@ -29,6 +30,7 @@ pub use view::{Action, GateView, Outcome, TaskView, Work};
 
 use crate::check::Festival;
 use crate::gates::GateEngine;
+use index::{StrMap, StrSet, TaskIndex};
 use machine::Machine;
 use state::{AgentState, Intent, TaskSet, TaskState};
 
@@ -84,8 +86,9 @@ pub struct Engine {
     held_payments: Vec<(Nanos, PaymentOrder)>,
     tasks: Vec<TaskState>,
     agents: Vec<AgentState>,
-    agent_index: HashMap<String, usize>,
-    seen: HashSet<String>,
+    agent_index: StrMap<usize>,
+    task_index: TaskIndex,
+    seen: StrSet,
     rejections: Vec<Rejection>,
     intents: BTreeMap<String, Intent>,
     now: Nanos,
@@ -101,7 +104,7 @@ pub struct Engine {
     /// Intents in the log with a task not settled yet.
     unsettled: BTreeSet<String>,
     /// Transfers handed to the shell and not settled yet.
-    transferring: HashSet<String>,
+    transferring: StrSet,
     /// Tasks held by an agent (neither initial, terminal nor done).
     active: usize,
     /// Per agent, the tasks it holds in a state where it has something to do (start, submit or
@@ -162,6 +165,7 @@ impl Engine {
             .collect();
         let (in_state, open) = count_states(&machines, &festival.task_lifecycle, &tasks);
         let held = vec![BTreeSet::new(); festival.agents.len()];
+        let task_index = TaskIndex::new(&festival);
         Ok(Self {
             festival,
             machines,
@@ -175,7 +179,8 @@ impl Engine {
             tasks,
             agents,
             agent_index,
-            seen: HashSet::new(),
+            task_index,
+            seen: StrSet::default(),
             rejections: Vec::new(),
             intents: BTreeMap::new(),
             now: 0,
@@ -184,7 +189,7 @@ impl Engine {
             ready: BTreeSet::new(),
             deadlines: BinaryHeap::new(),
             unsettled: BTreeSet::new(),
-            transferring: HashSet::new(),
+            transferring: StrSet::default(),
             active: 0,
             held,
             agent_acts,
