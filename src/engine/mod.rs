@@ -14,6 +14,7 @@ mod event;
 mod fold;
 mod index;
 mod machine;
+mod pay;
 mod state;
 mod transition;
 mod view;
@@ -22,7 +23,7 @@ mod view;
 mod tests;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
 pub use event::{Command, Event, Fact, Nanos, PaymentOrder, Rejection, Sender};
@@ -90,7 +91,10 @@ pub struct Engine {
     task_index: TaskIndex,
     seen: StrSet,
     rejections: Vec<Rejection>,
-    intents: BTreeMap<String, Intent>,
+    /// Intents in the log, in log order.
+    intents: Vec<Intent>,
+    /// Transaction id to intent.
+    intent_index: StrMap<usize>,
     now: Nanos,
     last_valid_start: Nanos,
     /// Tasks whose duties must be looked at again by `decide`.
@@ -101,10 +105,8 @@ pub struct Engine {
     /// A min-heap: deadlines are mostly pushed in time order, which costs next to nothing, and
     /// the stale ones (the task moved on) are dropped when they come due.
     deadlines: BinaryHeap<Reverse<Deadline>>,
-    /// Intents in the log with a task not settled yet.
-    unsettled: BTreeSet<String>,
-    /// Transfers handed to the shell and not settled yet.
-    transferring: StrSet,
+    /// Intents in the log with a task not settled yet, in order of transaction id.
+    unsettled: Vec<usize>,
     /// Tasks held by an agent (neither initial, terminal nor done).
     active: usize,
     /// Per agent, the tasks it holds in a state where it has something to do (start, submit or
@@ -182,14 +184,14 @@ impl Engine {
             task_index,
             seen: StrSet::default(),
             rejections: Vec::new(),
-            intents: BTreeMap::new(),
+            intents: Vec::new(),
+            intent_index: StrMap::default(),
             now: 0,
             last_valid_start: 0,
             dirty,
             ready: BTreeSet::new(),
             deadlines: BinaryHeap::new(),
-            unsettled: BTreeSet::new(),
-            transferring: StrSet::default(),
+            unsettled: Vec::new(),
             active: 0,
             held,
             agent_acts,
@@ -245,7 +247,9 @@ impl Engine {
             a.reserved = 0;
         }
         self.reserved = 0;
-        self.transferring.clear();
+        for intent in &mut self.intents {
+            intent.transferring = false;
+        }
         self.held_payments.clear();
         self.dirty = TaskSet::all(self.tasks.len());
     }
