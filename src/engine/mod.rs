@@ -88,6 +88,8 @@ pub struct Engine {
     tasks: Vec<TaskState>,
     agents: Vec<AgentState>,
     agent_index: StrMap<usize>,
+    /// Each task's reward in minor units, worked out once.
+    rewards: Vec<i64>,
     task_index: TaskIndex,
     seen: StrSet,
     rejections: Vec<Rejection>,
@@ -168,6 +170,10 @@ impl Engine {
         let (in_state, open) = count_states(&machines, &festival.task_lifecycle, &tasks);
         let held = vec![BTreeSet::new(); festival.agents.len()];
         let task_index = TaskIndex::new(&festival);
+        let rewards = transition::rewards(&festival);
+        // A task's run logs five messages or more (assigned, started, result, verdict, settled):
+        // room for them spares growing the set step by step.
+        let seen = StrSet::with_capacity_and_hasher(festival.tasks.len().saturating_mul(5), Default::default());
         Ok(Self {
             festival,
             machines,
@@ -181,8 +187,9 @@ impl Engine {
             tasks,
             agents,
             agent_index,
+            rewards,
             task_index,
-            seen: StrSet::default(),
+            seen,
             rejections: Vec::new(),
             intents: Vec::new(),
             intent_index: StrMap::default(),
