@@ -35,37 +35,38 @@ pub(super) type Folded = Result<(), String>;
 impl Engine {
     /// Folds one event. A rejected event is recorded (see [`Engine::rejections`]).
     pub fn apply(&mut self, event: &Event) {
-        if self.admit(event) {
+        if let Some(hash) = self.admit(event) {
             let result = self.fold(event, None);
             self.settle(event, result);
-            self.seen.insert(event.id.clone());
+            self.seen.insert(hash, event.id.clone());
         }
     }
 
     /// Folds one event the caller no longer needs, as [`Engine::apply`] does: its id and its
     /// report are kept without a copy.
     pub fn apply_owned(&mut self, mut event: Event) {
-        if self.admit(&event) {
+        if let Some(hash) = self.admit(&event) {
             let report = match &mut event.fact {
                 Fact::Result { report, .. } => Some(std::mem::take(report)),
                 _ => None,
             };
             let result = self.fold(&event, report);
             self.settle(&event, result);
-            self.seen.insert(event.id);
+            self.seen.insert(hash, event.id);
         }
     }
 
-    /// Counts the event and its time; `false`, with the rejection recorded, if its id was seen.
-    /// The id is taken after the fold, which never reads `seen`.
-    fn admit(&mut self, event: &Event) -> bool {
+    /// Counts the event and its time; the hash of its id to take it with, or `None`, with the
+    /// rejection recorded, if the id was seen. The id is taken after the fold, which never reads
+    /// `seen`.
+    fn admit(&mut self, event: &Event) -> Option<u64> {
         self.applied += 1;
         self.now = self.now.max(event.consensus);
-        if !self.seen.contains(&event.id) {
-            return true;
+        let hash = self.seen.fresh(&event.id);
+        if hash.is_none() {
+            self.settle(event, Err(format!("message id `{}` was already seen", event.id)));
         }
-        self.settle(event, Err(format!("message id `{}` was already seen", event.id)));
-        false
+        hash
     }
 
     fn settle(&mut self, event: &Event, result: Folded) {

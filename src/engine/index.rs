@@ -10,9 +10,6 @@ use hashbrown::HashTable;
 
 use crate::check::Festival;
 
-/// A hash set of strings with the hasher the engine uses for what the network sends.
-pub(crate) type StrSet = std::collections::HashSet<String, RandomState>;
-
 /// A hash map of strings with the hasher the engine uses for what the network sends.
 pub(crate) type StrMap<V> = std::collections::HashMap<String, V, RandomState>;
 
@@ -40,5 +37,34 @@ impl TaskIndex {
         self.table
             .find(self.hasher.hash_one(id), |&i| festival.tasks[i].id.value == id)
             .copied()
+    }
+}
+
+/// Message ids seen. Every message is looked up and then, most often, inserted: the set hands
+/// out the hash of a new id so that it is hashed once.
+pub(crate) struct IdSet {
+    table: HashTable<String>,
+    hasher: RandomState,
+}
+
+impl IdSet {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Self {
+            table: HashTable::with_capacity(capacity),
+            hasher: RandomState::default(),
+        }
+    }
+
+    /// The hash of `id` to insert it with, or `None` if it is in the set.
+    pub(crate) fn fresh(&self, id: &str) -> Option<u64> {
+        let hash = self.hasher.hash_one(id);
+        self.table.find(hash, |seen| seen == id).is_none().then_some(hash)
+    }
+
+    /// Adds an id that [`IdSet::fresh`] found new, with the hash it gave.
+    pub(crate) fn insert(&mut self, hash: u64, id: String) {
+        let hasher = &self.hasher;
+        self.table
+            .insert_unique(hash, id, |seen| hasher.hash_one(seen.as_str()));
     }
 }

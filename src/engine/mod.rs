@@ -31,7 +31,7 @@ pub use view::{Action, GateView, Outcome, TaskView, Work};
 
 use crate::check::Festival;
 use crate::gates::GateEngine;
-use index::{StrMap, StrSet, TaskIndex};
+use index::{IdSet, StrMap, TaskIndex};
 use machine::Machine;
 use state::{AgentState, Intent, TaskSet, TaskState};
 
@@ -91,7 +91,7 @@ pub struct Engine {
     /// Each task's reward in minor units, worked out once.
     rewards: Vec<i64>,
     task_index: TaskIndex,
-    seen: StrSet,
+    seen: IdSet,
     rejections: Vec<Rejection>,
     /// Intents in the log, in log order.
     intents: Vec<Intent>,
@@ -173,7 +173,7 @@ impl Engine {
         let rewards = transition::rewards(&festival);
         // A task's run logs five messages or more (assigned, started, result, verdict, settled):
         // room for them spares growing the set step by step.
-        let seen = StrSet::with_capacity_and_hasher(festival.tasks.len().saturating_mul(5), Default::default());
+        let seen = IdSet::with_capacity(festival.tasks.len().saturating_mul(5));
         Ok(Self {
             festival,
             machines,

@@ -49,6 +49,7 @@ impl Engine {
         let machine = &self.machines[lifecycle];
         let s = &mut self.tasks[t];
         let was_done = machine.done[s.state];
+        let was_initial = s.state == machine.initial;
         self.in_state[lifecycle][s.state] -= 1;
         self.in_state[lifecycle][to] += 1;
         self.open = self.open + usize::from(machine.terminal[s.state]) - usize::from(machine.terminal[to]);
@@ -83,7 +84,8 @@ impl Engine {
                 self.dirty.insert(d.index());
             }
         }
-        if to != machine.initial {
+        // Only a task in its initial state is ready.
+        if was_initial && to != machine.initial {
             self.ready.remove(&t);
         }
         self.dirty.insert(t);
