@@ -202,11 +202,7 @@ impl Engine {
                 continue;
             }
             let m = self.machine(t);
-            let action = if m.has_event(s.state, "start") {
-                Action::Start
-            } else if m.has_event(s.state, "submit") {
-                Action::Submit
-            } else {
+            let Some(action) = m.action[s.state].clone() else {
                 continue;
             };
             out.push(Work {
