@@ -103,6 +103,7 @@ impl Engine {
 
     /// The agent of task `t` if it has something to do in the task's state (then `t` is in its
     /// `held` set).
+    #[inline]
     fn acting(&self, t: usize) -> Option<usize> {
         let s = &self.tasks[t];
         s.agent
@@ -124,6 +125,7 @@ impl Engine {
     }
 
     /// Counts task `t` in (or out of) its agent's load and the festival's active tasks.
+    #[inline]
     fn count_load(&mut self, t: usize, on: bool) {
         let m = self.machine(t);
         let s = &self.tasks[t];
