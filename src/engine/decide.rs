@@ -23,9 +23,10 @@ impl Engine {
         self.due_deadlines(&mut out);
         let dirty = self.dirty.take();
         let mut orders = Vec::new();
-        for t in dirty {
+        for &t in &dirty {
             self.duty(t, &mut out, &mut orders);
         }
+        self.dirty.recycle(dirty);
         let groups = self.payments_due(orders);
         self.pay(groups, &mut out);
         self.transfers(&mut out);
@@ -255,35 +256,6 @@ impl Engine {
         }
     }
 
-    fn transfers(&mut self, out: &mut Vec<Command>) {
-        for tx in &self.unsettled {
-            if self.transferring.contains(tx) {
-                continue;
-            }
-            let Some(intent) = self.intents.get(tx) else { continue };
-            let payments: Vec<PaymentOrder> = intent
-                .payments
-                .iter()
-                .filter(|p| {
-                    self.festival
-                        .index
-                        .get(&p.task)
-                        .is_some_and(|&t| self.tasks[t].paid.is_none() && self.tasks[t].payment_error.is_none())
-                })
-                .cloned()
-                .collect();
-            out.push(Command::Transfer {
-                tx: tx.clone(),
-                payments,
-            });
-        }
-        for c in out.iter() {
-            if let Command::Transfer { tx, .. } = c {
-                self.transferring.insert(tx.clone());
-            }
-        }
-    }
-
     fn assign(&mut self, out: &mut Vec<Command>) {
         let mut capacity = self.max_parallel.saturating_sub(self.active + self.reserved);
         if capacity == 0 || self.ready.is_empty() {
@@ -341,18 +313,19 @@ fn full(batch: &[PaymentOrder]) -> bool {
 
 pub(super) fn batches(orders: Vec<PaymentOrder>) -> Vec<Vec<PaymentOrder>> {
     let mut out: Vec<Vec<PaymentOrder>> = Vec::new();
-    let mut agents: Vec<String> = Vec::new();
+    // Agents in the last batch, counted rather than copied: the batch itself says who is in it.
+    let mut agents = 0;
     for order in orders {
-        let new_agent = !agents.contains(&order.agent);
-        let full = out.last().is_none_or(|b| {
-            b.len() >= MAX_PAYMENTS_PER_TRANSFER || (new_agent && agents.len() >= MAX_AGENTS_PER_TRANSFER)
-        });
+        let new_agent = out.last().is_none_or(|b| b.iter().all(|p| p.agent != order.agent));
+        let full = out
+            .last()
+            .is_none_or(|b| b.len() >= MAX_PAYMENTS_PER_TRANSFER || (new_agent && agents >= MAX_AGENTS_PER_TRANSFER));
         if full {
-            out.push(Vec::new());
-            agents.clear();
+            out.push(Vec::with_capacity(MAX_PAYMENTS_PER_TRANSFER));
+            agents = 0;
         }
-        if !agents.contains(&order.agent) {
-            agents.push(order.agent.clone());
+        if full || new_agent {
+            agents += 1;
         }
         if let Some(batch) = out.last_mut() {
             batch.push(order);

@@ -23,9 +23,11 @@
 //!   task back in a state that takes `submit`, still held by the same agent, takes it as that
 //!   agent's result for the current attempt.
 
-use super::event::{Event, Fact, PaymentOrder, Rejection, Sender};
+use std::borrow::Cow;
+
+use super::event::{Event, Fact, Rejection, Sender};
 use super::machine::{APPROVAL_EVENTS, Duty, is_coordinator_event};
-use super::state::{Intent, Verdict};
+use super::state::Verdict;
 use super::{Engine, Nanos};
 
 pub(super) type Folded = Result<(), String>;
@@ -33,13 +35,41 @@ pub(super) type Folded = Result<(), String>;
 impl Engine {
     /// Folds one event. A rejected event is recorded (see [`Engine::rejections`]).
     pub fn apply(&mut self, event: &Event) {
+        if let Some(hash) = self.admit(event) {
+            let result = self.fold(event, None);
+            self.settle(event, result);
+            self.seen.insert(hash, event.id.clone());
+        }
+    }
+
+    /// Folds one event the caller no longer needs, as [`Engine::apply`] does: its id and its
+    /// report are kept without a copy.
+    pub fn apply_owned(&mut self, mut event: Event) {
+        if let Some(hash) = self.admit(&event) {
+            let report = match &mut event.fact {
+                Fact::Result { report, .. } => Some(std::mem::take(report)),
+                _ => None,
+            };
+            let result = self.fold(&event, report);
+            self.settle(&event, result);
+            self.seen.insert(hash, event.id);
+        }
+    }
+
+    /// Counts the event and its time; the hash of its id to take it with, or `None`, with the
+    /// rejection recorded, if the id was seen. The id is taken after the fold, which never reads
+    /// `seen`.
+    fn admit(&mut self, event: &Event) -> Option<u64> {
         self.applied += 1;
         self.now = self.now.max(event.consensus);
-        let result = if self.seen.insert(event.id.clone()) {
-            self.fold(event)
-        } else {
-            Err(format!("message id `{}` was already seen", event.id))
-        };
+        let hash = self.seen.fresh(&event.id);
+        if hash.is_none() {
+            self.settle(event, Err(format!("message id `{}` was already seen", event.id)));
+        }
+        hash
+    }
+
+    fn settle(&mut self, event: &Event, result: Folded) {
         if let Err(reason) = result {
             self.rejections.push(Rejection {
                 position: event.position,
@@ -73,7 +103,8 @@ impl Engine {
         self.rejections.push(rejection);
     }
 
-    fn fold(&mut self, event: &Event) -> Folded {
+    /// `owned` is the report of a result, when the caller gave it up (else it is copied).
+    fn fold(&mut self, event: &Event, owned: Option<serde_json::Value>) -> Folded {
         match &event.fact {
             Fact::Tick => Ok(()),
             Fact::Heartbeat { agent } => {
@@ -111,7 +142,7 @@ impl Engine {
                     )
                 };
                 self.fire(t, event_name)?;
-                self.tasks[t].report = Some(report.clone());
+                self.tasks[t].report = Some(owned.unwrap_or_else(|| report.clone()));
                 self.tasks[t].last_reason = reason;
                 Ok(())
             }
@@ -200,8 +231,9 @@ impl Engine {
     fn fold_status(&mut self, t: usize, status: &str) -> Folded {
         let m = self.machine(t);
         let state = self.tasks[t].state;
-        let event = if m.has_event(state, status) {
-            status.to_string()
+        // Agents name the event far more often than the state: only the state costs a copy.
+        let event: Cow<str> = if m.has_event(state, status) {
+            Cow::Borrowed(status)
         } else {
             let target = m.state_index(status);
             m.leaving[state]
@@ -210,10 +242,10 @@ impl Engine {
                 .find(|e| {
                     Some(e.to) == target && !is_coordinator_event(&e.on) && !APPROVAL_EVENTS.contains(&e.on.as_str())
                 })
-                .map(|e| e.on.clone())
+                .map(|e| Cow::Owned(e.on.clone()))
                 .ok_or_else(|| format!("status `{status}` does not follow from state `{}`", m.states[state]))?
         };
-        if is_coordinator_event(&event) || APPROVAL_EVENTS.contains(&event.as_str()) {
+        if is_coordinator_event(&event) || APPROVAL_EVENTS.contains(&&*event) {
             return Err(format!("an agent cannot fire `{event}`"));
         }
         self.fire(t, &event)
@@ -273,77 +305,6 @@ impl Engine {
         Ok(())
     }
 
-    fn fold_intent(&mut self, tx: &str, payments: &[PaymentOrder]) -> Folded {
-        if self.intents.contains_key(tx) {
-            return Err(format!("transaction `{tx}` already has an intent"));
-        }
-        let mut tasks = Vec::new();
-        for p in payments {
-            let t = self.task_index(&p.task)?;
-            let s = &self.tasks[t];
-            if self.machine(t).duty[s.state] != Duty::Pay {
-                return Err(self.not_in(t, "waiting for payment"));
-            }
-            if let Some(other) = &s.intent {
-                return Err(format!(
-                    "task `{}` is already in the intent of transaction `{other}`",
-                    p.task
-                ));
-            }
-            let agent = s.agent.map(|a| self.festival.agents[a].id.value.as_str());
-            if agent != Some(p.agent.as_str()) {
-                return Err(format!("task `{}` was not done by agent `{}`", p.task, p.agent));
-            }
-            if p.amount != self.amount_owed(t) {
-                return Err(format!(
-                    "task `{}` is owed {}, not {}",
-                    p.task,
-                    self.amount_owed(t),
-                    p.amount
-                ));
-            }
-            tasks.push(t);
-        }
-        for t in tasks {
-            self.tasks[t].intent = Some(tx.to_string());
-            self.tasks[t].busy = false;
-        }
-        self.last_valid_start = self.last_valid_start.max(valid_start_of(tx));
-        self.unsettled.insert(tx.to_string());
-        self.intents.insert(
-            tx.to_string(),
-            Intent {
-                payments: payments.to_vec(),
-                settled: 0,
-            },
-        );
-        Ok(())
-    }
-
-    fn fold_settled(&mut self, task: &str, tx: &str, status: &str, amount: i64) -> Folded {
-        let t = self.task_index(task)?;
-        if self.tasks[t].intent.as_deref() != Some(tx) {
-            return Err(format!("task `{task}` has no payment intent under transaction `{tx}`"));
-        }
-        if self.tasks[t].paid.is_some() || self.tasks[t].payment_error.is_some() {
-            return Err(format!("the payment of task `{task}` is already settled"));
-        }
-        if status == "SUCCESS" {
-            self.fire(t, "pay")?;
-            self.tasks[t].paid = Some((amount, tx.to_string()));
-        } else {
-            self.tasks[t].payment_error = Some(format!("transfer `{tx}` failed: {status}"));
-        }
-        if let Some(intent) = self.intents.get_mut(tx) {
-            intent.settled += 1;
-            if intent.settled >= intent.payments.len() {
-                self.transferring.remove(tx);
-                self.unsettled.remove(tx);
-            }
-        }
-        Ok(())
-    }
-
     fn agent_sending(&self, sender: &Sender, agent: &str) -> Result<usize, String> {
         match sender {
             Sender::Agent(id) if id == agent => self
@@ -384,14 +345,12 @@ impl Engine {
     }
 
     pub(super) fn task_index(&self, task: &str) -> Result<usize, String> {
-        self.festival
-            .index
-            .get(task)
-            .copied()
+        self.task_index
+            .get(&self.festival, task)
             .ok_or_else(|| format!("task `{task}` is not in the festival"))
     }
 
-    fn not_in(&self, t: usize, what: &str) -> String {
+    pub(super) fn not_in(&self, t: usize, what: &str) -> String {
         let m = self.machine(t);
         format!(
             "task `{}` is in state `{}`, not {what}",

@@ -1,6 +1,7 @@
 //! A lifecycle compiled for the engine: states by index, transitions by source state, and what
 //! each state asks of the coordinator (assign, judge, ask for approval, pay, retry or give up).
 
+use super::view::Action;
 use crate::gates::{GateEngine, GateInput, Guard};
 use crate::spec::{Approval, Effect, Lifecycle, TransitionGates};
 
@@ -65,6 +66,8 @@ pub(crate) struct Machine {
     pub(crate) duty: Vec<Duty>,
     /// States where the agent must keep sending heartbeats.
     pub(crate) watched: Vec<bool>,
+    /// What a task's agent does next in each state, if anything: agents ask after every round.
+    pub(crate) action: Vec<Option<Action>>,
 }
 
 impl Machine {
@@ -119,6 +122,7 @@ impl Machine {
             done: Vec::new(),
             duty: Vec::new(),
             watched: Vec::new(),
+            action: Vec::new(),
         };
         machine.classify();
         Ok(machine)
@@ -145,6 +149,17 @@ impl Machine {
         }
         self.duty = (0..n).map(|s| self.duty_of(s)).collect();
         self.watched = (0..n).map(|s| self.has_event(s, "heartbeat_missed")).collect();
+        self.action = (0..n)
+            .map(|s| {
+                if self.has_event(s, "start") {
+                    Some(Action::Start)
+                } else if self.has_event(s, "submit") {
+                    Some(Action::Submit)
+                } else {
+                    None
+                }
+            })
+            .collect();
         self.done = done;
     }
 

@@ -12,7 +12,9 @@
 mod decide;
 mod event;
 mod fold;
+mod index;
 mod machine;
+mod pay;
 mod state;
 mod transition;
 mod view;
@@ -21,7 +23,7 @@ mod view;
 mod tests;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
 pub use event::{Command, Event, Fact, Nanos, PaymentOrder, Rejection, Sender};
@@ -29,6 +31,7 @@ pub use view::{Action, GateView, Outcome, TaskView, Work};
 
 use crate::check::Festival;
 use crate::gates::GateEngine;
+use index::{IdSet, StrMap, TaskIndex};
 use machine::Machine;
 use state::{AgentState, Intent, TaskSet, TaskState};
 
@@ -84,10 +87,16 @@ pub struct Engine {
     held_payments: Vec<(Nanos, PaymentOrder)>,
     tasks: Vec<TaskState>,
     agents: Vec<AgentState>,
-    agent_index: HashMap<String, usize>,
-    seen: HashSet<String>,
+    agent_index: StrMap<usize>,
+    /// Each task's reward in minor units, worked out once.
+    rewards: Vec<i64>,
+    task_index: TaskIndex,
+    seen: IdSet,
     rejections: Vec<Rejection>,
-    intents: BTreeMap<String, Intent>,
+    /// Intents in the log, in log order.
+    intents: Vec<Intent>,
+    /// Transaction id to intent.
+    intent_index: StrMap<usize>,
     now: Nanos,
     last_valid_start: Nanos,
     /// Tasks whose duties must be looked at again by `decide`.
@@ -98,10 +107,8 @@ pub struct Engine {
     /// A min-heap: deadlines are mostly pushed in time order, which costs next to nothing, and
     /// the stale ones (the task moved on) are dropped when they come due.
     deadlines: BinaryHeap<Reverse<Deadline>>,
-    /// Intents in the log with a task not settled yet.
-    unsettled: BTreeSet<String>,
-    /// Transfers handed to the shell and not settled yet.
-    transferring: HashSet<String>,
+    /// Intents in the log with a task not settled yet, in order of transaction id.
+    unsettled: Vec<usize>,
     /// Tasks held by an agent (neither initial, terminal nor done).
     active: usize,
     /// Per agent, the tasks it holds in a state where it has something to do (start, submit or
@@ -162,6 +169,11 @@ impl Engine {
             .collect();
         let (in_state, open) = count_states(&machines, &festival.task_lifecycle, &tasks);
         let held = vec![BTreeSet::new(); festival.agents.len()];
+        let task_index = TaskIndex::new(&festival);
+        let rewards = transition::rewards(&festival);
+        // A task's run logs five messages or more (assigned, started, result, verdict, settled):
+        // room for them spares growing the set step by step.
+        let seen = IdSet::with_capacity(festival.tasks.len().saturating_mul(5));
         Ok(Self {
             festival,
             machines,
@@ -175,16 +187,18 @@ impl Engine {
             tasks,
             agents,
             agent_index,
-            seen: HashSet::new(),
+            rewards,
+            task_index,
+            seen,
             rejections: Vec::new(),
-            intents: BTreeMap::new(),
+            intents: Vec::new(),
+            intent_index: StrMap::default(),
             now: 0,
             last_valid_start: 0,
             dirty,
             ready: BTreeSet::new(),
             deadlines: BinaryHeap::new(),
-            unsettled: BTreeSet::new(),
-            transferring: HashSet::new(),
+            unsettled: Vec::new(),
             active: 0,
             held,
             agent_acts,
@@ -240,7 +254,9 @@ impl Engine {
             a.reserved = 0;
         }
         self.reserved = 0;
-        self.transferring.clear();
+        for intent in &mut self.intents {
+            intent.transferring = false;
+        }
         self.held_payments.clear();
         self.dirty = TaskSet::all(self.tasks.len());
     }

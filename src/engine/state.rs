@@ -2,7 +2,7 @@
 
 use serde_json::Value as Json;
 
-use super::event::{Nanos, PaymentOrder};
+use super::event::Nanos;
 use crate::spec::Agent;
 
 #[derive(Debug, Clone)]
@@ -22,8 +22,10 @@ pub(crate) struct TaskState {
     pub(crate) judged: bool,
     pub(crate) approval_requested: bool,
     pub(crate) approvals: Vec<String>,
-    pub(crate) intent: Option<String>,
-    pub(crate) paid: Option<(i64, String)>,
+    /// The intent the task is in, by index (see `Engine::intents`).
+    pub(crate) intent: Option<usize>,
+    /// The amount paid; the transaction that paid it is the intent's.
+    pub(crate) paid: Option<i64>,
     pub(crate) payment_error: Option<String>,
     /// A command for this task is with the shell and has not come back through the log.
     pub(crate) busy: bool,
@@ -90,9 +92,13 @@ impl AgentState {
 /// A payment intent in the log.
 #[derive(Debug, Clone)]
 pub(crate) struct Intent {
-    pub(crate) payments: Vec<PaymentOrder>,
+    pub(crate) tx: String,
+    /// `(task, agent, amount)` of each payment, as checked against the task when folded.
+    pub(crate) payments: Vec<(usize, usize, i64)>,
     /// Tasks of the intent whose settlement is in the log.
     pub(crate) settled: usize,
+    /// Its transfer was handed to the shell and is not settled yet.
+    pub(crate) transferring: bool,
 }
 
 /// A set of tasks with constant-time insertion, handed out in ascending order.
@@ -130,5 +136,13 @@ impl TaskSet {
         }
         out.sort_unstable();
         out
+    }
+
+    /// Gives back the buffer `take` returned, so that the next round does not grow a new one.
+    pub(crate) fn recycle(&mut self, mut buffer: Vec<usize>) {
+        if self.members.is_empty() {
+            buffer.clear();
+            self.members = buffer;
+        }
     }
 }

@@ -7,26 +7,25 @@ use serde_json::json;
 
 use super::Engine;
 use super::fold::Folded;
+use crate::check::Festival;
 use crate::gates::GateInput;
 
 impl Engine {
     /// Moves task `t` along the first edge on `event` whose guard holds.
     pub(super) fn fire(&mut self, t: usize, event: &str) -> Folded {
         let state = self.tasks[t].state;
-        let needs_guard = {
-            let m = self.machine(t);
-            m.leaving[state]
-                .iter()
-                .any(|&i| m.edges[i].on == event && m.edges[i].guard.is_some())
-        };
-        let input = if needs_guard {
-            self.guard_input(t)
-        } else {
-            GateInput::default()
-        };
         let m = self.machine(t);
-        let edge = m
-            .select(state, event, &self.gates, &input)
+        let needs_guard = m.leaving[state]
+            .iter()
+            .any(|&i| m.edges[i].on == event && m.edges[i].guard.is_some());
+        // Building and dropping the guards' input costs more than the rest of a move without a
+        // guard; without one, the first edge on the event is the one `select` would take.
+        let selected = if needs_guard {
+            m.select(state, event, &self.gates, &self.guard_input(t))
+        } else {
+            Ok(m.leaving[state].iter().copied().find(|&i| m.edges[i].on == event))
+        };
+        let edge = selected
             .map_err(|e| format!("task `{}`: {e}", self.task_id(t)))?
             .ok_or_else(|| {
                 format!(
@@ -41,13 +40,16 @@ impl Engine {
 
     /// Puts task `t` in state `to`, with everything that comes with entering a state.
     fn enter(&mut self, t: usize, to: usize) {
-        self.hold(t, false);
+        // Most moves keep the task in, or out of, its agent's set: only a change touches it.
+        let acting = self.acting(t);
+        self.count_load(t, false);
         let now = self.now;
         let grace = self.grace;
         let lifecycle = self.festival.task_lifecycle[t];
         let machine = &self.machines[lifecycle];
         let s = &mut self.tasks[t];
         let was_done = machine.done[s.state];
+        let was_initial = s.state == machine.initial;
         self.in_state[lifecycle][s.state] -= 1;
         self.in_state[lifecycle][to] += 1;
         self.open = self.open + usize::from(machine.terminal[s.state]) - usize::from(machine.terminal[to]);
@@ -82,26 +84,52 @@ impl Engine {
                 self.dirty.insert(d.index());
             }
         }
-        if to != machine.initial {
+        // Only a task in its initial state is ready.
+        if was_initial && to != machine.initial {
             self.ready.remove(&t);
         }
         self.dirty.insert(t);
-        self.hold(t, true);
+        self.count_load(t, true);
+        let now_acting = self.acting(t);
+        if acting != now_acting {
+            if let Some(a) = acting {
+                self.held[a].remove(&t);
+            }
+            if let Some(a) = now_acting {
+                self.held[a].insert(t);
+            }
+        }
+    }
+
+    /// The agent of task `t` if it has something to do in the task's state (then `t` is in its
+    /// `held` set).
+    #[inline]
+    fn acting(&self, t: usize) -> Option<usize> {
+        let s = &self.tasks[t];
+        s.agent
+            .filter(|_| self.agent_acts[self.festival.task_lifecycle[t]][s.state])
     }
 
     /// Counts task `t` in (or out of) its agent's load, the festival's active tasks and the tasks
     /// its agent has something to do for. Called with `false` before a task's state or agent
     /// changes and with `true` after.
     pub(super) fn hold(&mut self, t: usize, on: bool) {
-        let lifecycle = self.festival.task_lifecycle[t];
-        let m = &self.machines[lifecycle];
+        if let Some(a) = self.acting(t) {
+            if on {
+                self.held[a].insert(t);
+            } else {
+                self.held[a].remove(&t);
+            }
+        }
+        self.count_load(t, on);
+    }
+
+    /// Counts task `t` in (or out of) its agent's load and the festival's active tasks.
+    #[inline]
+    fn count_load(&mut self, t: usize, on: bool) {
+        let m = self.machine(t);
         let s = &self.tasks[t];
         let Some(a) = s.agent else { return };
-        if !on {
-            self.held[a].remove(&t);
-        } else if self.agent_acts[lifecycle][s.state] {
-            self.held[a].insert(t);
-        }
         if s.state == m.initial || m.terminal[s.state] || m.done[s.state] {
             return;
         }
@@ -116,15 +144,10 @@ impl Engine {
 
     /// What task `t`'s agent is owed on completion, in minor units.
     pub(super) fn amount_owed(&self, t: usize) -> i64 {
-        let task = &self.festival.tasks[t];
         if self.tasks[t].agent.is_none() {
             return 0;
         }
-        task.reward
-            .as_ref()
-            .and_then(|r| r.value.to_minor(self.festival.payment.decimals))
-            .and_then(|m| i64::try_from(m).ok())
-            .unwrap_or(0)
+        self.rewards[t]
     }
 
     pub(super) fn guard_input(&self, t: usize) -> GateInput {
@@ -139,4 +162,19 @@ impl Engine {
             ..GateInput::default()
         }
     }
+}
+
+/// Each task's reward in minor units, 0 for none (or one too large to pay).
+pub(super) fn rewards(festival: &Festival) -> Vec<i64> {
+    festival
+        .tasks
+        .iter()
+        .map(|task| {
+            task.reward
+                .as_ref()
+                .and_then(|r| r.value.to_minor(festival.payment.decimals))
+                .and_then(|m| i64::try_from(m).ok())
+                .unwrap_or(0)
+        })
+        .collect()
 }

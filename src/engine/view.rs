@@ -68,8 +68,8 @@ impl Engine {
                 passed: v.passed,
                 reasons: reasons(&v.verdicts),
             }),
-            paid: s.paid.as_ref().map(|p| p.0),
-            tx: s.paid.as_ref().map(|p| p.1.clone()).or_else(|| s.intent.clone()),
+            paid: s.paid,
+            tx: s.intent.map(|i| self.intents[i].tx.clone()),
             payment_error: s.payment_error.clone(),
             waiting_for_approval: matches!(m.duty[s.state], Duty::Approve(_)),
             terminal: m.terminal[s.state],
@@ -109,8 +109,8 @@ impl Engine {
     pub fn paid(&self) -> (i64, usize) {
         self.tasks
             .iter()
-            .filter_map(|s| s.paid.as_ref())
-            .fold((0, 0), |(sum, n), p| (sum + p.0, n + 1))
+            .filter_map(|s| s.paid)
+            .fold((0, 0), |(sum, n), p| (sum + p, n + 1))
     }
 
     /// Whether the run is over, and how.
@@ -202,11 +202,7 @@ impl Engine {
                 continue;
             }
             let m = self.machine(t);
-            let action = if m.has_event(s.state, "start") {
-                Action::Start
-            } else if m.has_event(s.state, "submit") {
-                Action::Submit
-            } else {
+            let Some(action) = m.action[s.state].clone() else {
                 continue;
             };
             out.push(Work {
