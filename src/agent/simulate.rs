@@ -168,6 +168,8 @@ pub async fn crew<L: Ledger + 'static>(
     behaviour: Behaviour,
     cancel: CancellationToken,
 ) -> Result<(), RunError> {
+    // This process now holds more than one replica of the log: each decodes the same messages.
+    wire::share_decoded();
     let mut engine = Engine::new(festival, &Config::default())?;
     let names: Vec<String> = agents.iter().map(|(agent, _)| agent.clone()).collect();
     let views = watch::Sender::new(Arc::new(views_of(&engine, &names)));

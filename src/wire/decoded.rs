@@ -1,12 +1,14 @@
-//! Messages this process decoded lately. Every replica of the log in one process (the
-//! coordinator and each simulated agent's replica, a web view beside them) reads the same bytes
-//! within moments of the others; parsing them and checking them against the schema again gives
-//! the same answer, so the answer is kept for a while: SHA-256 of the bytes to the decoded
-//! message. Bounded as [`super::seen`] is: two generations of at most [`GENERATION`] messages,
-//! the older forgotten when the newer fills up; a forgotten message is simply decoded again.
-//! Only messages that decode are kept.
+//! Messages this process decoded lately, in a process that holds several replicas of the log
+//! ([`share`]: the coordinator beside simulated agents, each with its own replica). They read
+//! the same bytes within moments of each other; parsing them and checking them against the
+//! schema again gives the same answer, so the answer is kept for a while: SHA-256 of the bytes to
+//! the decoded message. Bounded as [`super::seen`] is: two generations of at most [`GENERATION`]
+//! messages, the older forgotten when the newer fills up; a forgotten message is simply decoded
+//! again. Only messages that decode are kept. Off unless asked for: a lone reader (a replay,
+//! `baton status`) would pay for the copies and never read a message twice.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LazyLock, Mutex, PoisonError};
 
 use sha2::{Digest as _, Sha256};
@@ -27,6 +29,18 @@ struct Decoded {
 }
 
 static DECODED: LazyLock<Mutex<Decoded>> = LazyLock::new(|| Mutex::new(Decoded::default()));
+
+static SHARED: AtomicBool = AtomicBool::new(false);
+
+/// Keeps what this process decodes from now on, for the other replicas of the log in it.
+pub fn share() {
+    SHARED.store(true, Ordering::Relaxed);
+}
+
+/// Whether this process keeps what it decodes.
+pub(crate) fn shared() -> bool {
+    SHARED.load(Ordering::Relaxed)
+}
 
 /// The key of a message's bytes.
 pub(crate) fn key(bytes: &[u8]) -> Key {
@@ -61,6 +75,7 @@ mod tests {
 
     #[test]
     fn bytes_decoded_again_give_the_same_message_and_other_bytes_their_own() {
+        super::share();
         let body = Body::Heartbeat(Heartbeat {
             agent_id: "agent-a".into(),
         });

@@ -130,7 +130,7 @@ pub struct Envelope {
     #[serde(default = "empty_object")]
     pub payload: Value,
     /// 128 lowercase hex characters: ed25519 over [`canonical`], or over the root of the batch
-    /// of messages signed together ([`sign_all`]); `None` until signed.
+    /// of messages signed together ([`super::sign_all`]); `None` until signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
     /// The message's place in the batch its signature covers; `None` for a message signed alone.
@@ -340,8 +340,8 @@ pub fn encode(envelope: &Envelope) -> Vec<u8> {
 }
 
 /// Reads a message from a topic: size cap, JSON, the schema, then the typed body. The signature
-/// is not checked here (that needs the sender's key): call [`verify`]. The same bytes decoded
-/// lately in this process are not decoded again (see `decoded`).
+/// is not checked here (that needs the sender's key): call [`super::verify`]. The same bytes decoded
+/// lately in this process are not decoded again once it calls [`super::share_decoded`].
 ///
 /// # Errors
 /// [`WireError::TooLarge`] over [`MAX_MESSAGE_BYTES`], [`WireError::NotJson`], and
@@ -349,6 +349,9 @@ pub fn encode(envelope: &Envelope) -> Vec<u8> {
 pub fn decode(bytes: &[u8]) -> Result<(Envelope, Body), WireError> {
     if bytes.len() > MAX_MESSAGE_BYTES {
         return Err(WireError::TooLarge);
+    }
+    if !decoded::shared() {
+        return decode_fresh(bytes);
     }
     let key = decoded::key(bytes);
     if let Some(message) = decoded::get(&key) {

@@ -37,6 +37,7 @@ pub use body::{
     ApprovalAnswer, ApprovalRequest, Assignment, Body, Decision, GateReport, Heartbeat, IntendedPayment, PaymentIntent,
     ResultStatus, Settlement, StatusUpdate, TaskEvent, TaskResult, VerdictRecord, body_kind,
 };
+pub use decoded::share as share_decoded;
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use envelope::{Envelope, MessageType, Topic, canonical, decode, encode, rfc3339};
 pub use keyring::Keyring;
