@@ -19,8 +19,14 @@ use sha2::{Digest as _, Sha256};
 /// Prefix of the bytes a batch signature covers.
 pub(crate) const DOMAIN: &[u8] = b"baton batch signature v1\n";
 
-/// The most messages one signature covers: 16 levels, a path of at most 1,024 hex characters.
+/// The most messages one signature may cover: 16 levels, a path of at most 1,024 hex characters.
 pub const MAX_BATCH: usize = 1 << 16;
+
+/// The most messages [`super::sign_all`] signs together: a path of at most five hashes (320 hex
+/// characters) against one ed25519 signature for 32 messages. Unbounded batches (a step of the
+/// coordinator holds hundreds) made messages a tenth longer and saved no time in the replay bench
+/// (19.6 s against 19.2 s for 1,004,032 messages).
+pub const SIGNED_TOGETHER: usize = 32;
 
 /// Where a message sits in the batch its signature covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,10 +19,10 @@ pub fn sign(envelope: &mut Envelope, key: &SigningKey) {
 }
 
 /// Signs the envelopes with `key` under one signature over their batch, each carrying its place
-/// and path in it; a single envelope (or more than [`batch::MAX_BATCH`], in batches of that
-/// many) is signed as [`sign`] would when alone.
+/// and path in it, in batches of at most [`batch::SIGNED_TOGETHER`]; a single envelope (or one
+/// left over) is signed as [`sign`] would when alone.
 pub fn sign_all(envelopes: &mut [Envelope], key: &SigningKey) {
-    for part in envelopes.chunks_mut(batch::MAX_BATCH) {
+    for part in envelopes.chunks_mut(batch::SIGNED_TOGETHER) {
         if let [one] = part {
             sign(one, key);
             continue;
