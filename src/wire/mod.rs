@@ -32,7 +32,7 @@ mod signing_tests;
 #[cfg(test)]
 mod tests;
 
-pub use batch::{Batch, MAX_BATCH};
+pub use batch::{Batch, MAX_BATCH, SIGNED_TOGETHER};
 pub use body::{
     ApprovalAnswer, ApprovalRequest, Assignment, Body, Decision, GateReport, Heartbeat, IntendedPayment, PaymentIntent,
     ResultStatus, Settlement, StatusUpdate, TaskEvent, TaskResult, VerdictRecord, body_kind,

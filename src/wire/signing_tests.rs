@@ -32,7 +32,7 @@ fn checks(envelope: &Envelope, seed: u8) -> bool {
 
 #[test]
 fn each_message_of_a_batch_checks_alone_under_one_signature() {
-    for n in [2, 3, 7, 16, 100] {
+    for n in [2, 3, 7, 16, SIGNED_TOGETHER] {
         let messages = batch(n);
         let signature = messages[0].1.signature.clone();
         for (i, (bytes, envelope)) in messages.iter().enumerate() {
@@ -44,6 +44,13 @@ fn each_message_of_a_batch_checks_alone_under_one_signature() {
             verify_payload(bytes, envelope, &key(1).verifying_key()).expect("sealed bytes");
         }
     }
+    // More than are signed together: batches of that many, and what is left over alone.
+    let messages = batch(2 * SIGNED_TOGETHER + 1);
+    let sizes: Vec<Option<u32>> = messages.iter().map(|(_, e)| e.batch.as_ref().map(|b| b.size)).collect();
+    let full = Some(SIGNED_TOGETHER as u32);
+    assert_eq!(sizes, [vec![full; 2 * SIGNED_TOGETHER], vec![None]].concat());
+    assert_ne!(messages[0].1.signature, messages[SIGNED_TOGETHER].1.signature);
+    assert!(messages.iter().all(|(_, e)| checks(e, 1)));
     // Checked again as a fresh process would, from nothing remembered.
     forget_checked();
     let messages = batch(5);
