@@ -188,12 +188,7 @@ fn sign_round(round: &[Event], log: &Signer, first: u64, together: bool) -> Vec<
             .filter(|(_, m)| m.0 == sender)
             .map(|(i, m)| (i, m.2.clone()))
             .unzip();
-        let sealed = if together {
-            wire::seal_all(&mut mine, key)
-        } else {
-            mine.iter_mut().map(|e| wire::seal(e, key)).collect()
-        };
-        for (i, b) in places.into_iter().zip(sealed) {
+        for (i, b) in places.into_iter().zip(wire::seal_step(&mut mine, key, together)) {
             bytes[i] = b;
         }
     }

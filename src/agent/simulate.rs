@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::check::Festival;
 use crate::engine::{Action, Config, Engine, Work};
-use crate::executor::{LogReader, RunError, Wiring, fold_all, seal_step};
+use crate::executor::{LogReader, RunError, Wiring, fold_all};
 use crate::ledger::Ledger;
 use crate::wire::{self, Body, Envelope, Heartbeat, ResultStatus, SigningKey, StatusUpdate, TaskResult};
 
@@ -415,7 +415,7 @@ impl Sim {
             return Ok(());
         }
         let mut outbox = std::mem::take(&mut self.outbox);
-        let payloads = seal_step(&mut outbox, &self.key, shared.ledger.batch_signatures());
+        let payloads = wire::seal_step(&mut outbox, &self.key, shared.ledger.batch_signatures());
         shared.ledger.submit_all(&shared.wiring.status_topic, &payloads).await?;
         Ok(())
     }

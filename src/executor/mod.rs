@@ -226,7 +226,7 @@ impl<L: Ledger> Coordinator<L> {
             return Ok(());
         }
         let mut outbox = std::mem::take(&mut self.outbox);
-        let payloads = seal_step(&mut outbox, &self.key, self.ledger.batch_signatures());
+        let payloads = wire::seal_step(&mut outbox, &self.key, self.ledger.batch_signatures());
         self.ledger.submit_all(&self.wiring.tasks_topic, &payloads).await?;
         Ok(())
     }
@@ -237,15 +237,5 @@ impl<L: Ledger> Coordinator<L> {
             operation: "lookup",
             reason: "not in the festival".into(),
         })
-    }
-}
-
-/// The bytes of a step's messages: signed together under one signature when `together`, else
-/// each alone.
-pub(crate) fn seal_step(envelopes: &mut [Envelope], key: &SigningKey, together: bool) -> Vec<Vec<u8>> {
-    if together {
-        wire::seal_all(envelopes, key)
-    } else {
-        envelopes.iter_mut().map(|e| wire::seal(e, key)).collect()
     }
 }

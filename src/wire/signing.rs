@@ -95,6 +95,17 @@ pub fn seal_all(envelopes: &mut [Envelope], key: &SigningKey) -> Vec<Vec<u8>> {
     envelopes.iter().map(|e| sealed(e, key)).collect()
 }
 
+/// The bytes of messages a sender publishes in one step: signed together ([`seal_all`]) when
+/// `together`, as a ledger that takes batches wants, else each alone ([`seal`]).
+#[must_use]
+pub fn seal_step(envelopes: &mut [Envelope], key: &SigningKey, together: bool) -> Vec<Vec<u8>> {
+    if together {
+        seal_all(envelopes, key)
+    } else {
+        envelopes.iter_mut().map(|e| seal(e, key)).collect()
+    }
+}
+
 /// A signed envelope's bytes, known to this process as good.
 fn sealed(envelope: &Envelope, key: &SigningKey) -> Vec<u8> {
     let bytes = encode(envelope);
