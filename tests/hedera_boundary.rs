@@ -105,6 +105,7 @@ fn a_payment_to_an_unassociated_account_is_refused_once_named_and_never_retried(
     let error = task["payment_error"].as_str().unwrap_or_default();
     assert!(error.contains("TOKEN_NOT_ASSOCIATED_TO_ACCOUNT"), "{task}");
     assert_eq!(report["paid"]["minor_units"], 6000, "{report}");
+    assert_eq!(report["outcome"], "stuck", "as the run ended: {report}");
 
     // Nothing paid twice, nothing lost: the treasury gave exactly what the others hold.
     let others: i64 = agents[..4]

@@ -98,7 +98,9 @@ pub(super) fn run(args: &StatusArgs, color: bool) -> u8 {
         Err(code) => return code,
     };
     match runtime.block_on(current(args, festival)) {
-        Ok(engine) => {
+        Ok(mut engine) => {
+            // Judged as the run that wrote the log would judge it: `Stuck` stays `Stuck`.
+            engine.replayed_outcome();
             match args.format {
                 StatusFormat::Text => print!("{}", table(&engine)),
                 StatusFormat::Json => println!("{}", json(&engine)),

@@ -261,6 +261,19 @@ impl Engine {
         self.dirty = TaskSet::all(self.tasks.len());
     }
 
+    /// Where a log folded into a fresh engine stands, as a coordinator starting on it would
+    /// judge: it forgets what is in flight and looks at every task's duty again (the commands it
+    /// would give are dropped). A freshly folded engine has every task still to look at, so its
+    /// [`Engine::outcome`] alone says `Running` where the run that wrote the log ended `Stuck`.
+    pub fn replayed_outcome(&mut self) -> Outcome {
+        self.forget_in_flight();
+        if self.decide().is_empty() {
+            self.outcome()
+        } else {
+            Outcome::Running
+        }
+    }
+
     fn machine(&self, task: usize) -> &Machine {
         &self.machines[self.festival.task_lifecycle[task]]
     }

@@ -307,6 +307,14 @@ fn failing_gates_use_up_attempts_then_dependents_are_stuck() {
     assert_eq!(run.engine.task_view(0).attempt, 3);
     assert_eq!((run.state("y").as_str(), run.state("z").as_str()), ("paid", "pending"));
     assert_eq!(run.engine.outcome(), Outcome::Stuck);
+    // The same log folded again, as `baton status` does, ends where the run did.
+    let mut again = Run::new(run.engine.festival_shared());
+    for e in &run.log {
+        again.engine.apply(e);
+    }
+    assert_eq!(again.engine.outcome(), Outcome::Running, "not looked at yet");
+    assert_eq!(again.engine.replayed_outcome(), Outcome::Stuck);
+    assert_eq!(again.engine.task_views(), run.engine.task_views());
 }
 
 #[test]
