@@ -154,7 +154,8 @@ pub(crate) struct Drive {
     /// Every event folded, in order, when recording.
     pub(crate) log: Vec<Event>,
     record: bool,
-    report: Json,
+    /// Shared by every result, as a decoded message shares its report with the engine.
+    report: Arc<Json>,
     agents: Vec<String>,
     position: u64,
     now: Nanos,
@@ -173,7 +174,7 @@ impl Drive {
             engine,
             log: Vec::new(),
             record,
-            report,
+            report: Arc::new(report),
             agents,
             position: 0,
             now: 1_700_000_000 * SEC,

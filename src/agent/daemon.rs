@@ -275,7 +275,7 @@ impl Execution {
         Some(TaskResult {
             task_id: self.assignment.task_id.clone(),
             status: ResultStatus::Completed,
-            output: Some(evidence::report(&outcome)),
+            output: Some(evidence::report(&outcome).into()),
             error: None,
             duration_ms: Some(outcome.duration_ms),
             attempt: Some(self.assignment.attempt),

@@ -368,7 +368,7 @@ impl Sim {
         let body = Body::TaskResult(TaskResult {
             task_id: work.task.clone(),
             status: ResultStatus::Completed,
-            output: Some(report),
+            output: Some(report.into()),
             error: None,
             duration_ms: Some(ms),
             attempt: Some(work.attempt),
@@ -386,7 +386,7 @@ impl Sim {
                 let body = Body::TaskResult(TaskResult {
                     task_id: work.task.clone(),
                     status: ResultStatus::Completed,
-                    output: Some(passing_report(1)),
+                    output: Some(passing_report(1).into()),
                     error: None,
                     duration_ms: Some(1),
                     attempt: Some(work.attempt),

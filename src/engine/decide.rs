@@ -3,6 +3,7 @@
 
 use std::cmp::Reverse;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{Map, Value as Json, json};
 
@@ -145,7 +146,7 @@ impl Engine {
             TransitionGates::Listed(list) => list.clone(),
         };
         let s = &self.tasks[t];
-        let report = s.report.clone().unwrap_or_else(|| json!({}));
+        let report = s.report.clone().unwrap_or_else(|| Arc::new(json!({})));
         let attempt = s.attempt;
         // Only gates read the tasks upstream: with none to run, building them is wasted.
         let upstream = if gates.is_empty() {
@@ -172,7 +173,7 @@ impl Engine {
             let (pass, reasons) = s.verdict.as_ref().map_or((Json::Null, Vec::new()), |v| {
                 (Json::Bool(v.passed), super::view::reasons(&v.verdicts))
             });
-            let report = s.report.clone().unwrap_or(Json::Null);
+            let report = s.report.as_deref().cloned().unwrap_or(Json::Null);
             let reasons = Json::Array(reasons.into_iter().map(Json::String).collect());
             let mut verdict = Map::new();
             verdict.insert("pass".into(), pass);

@@ -1,6 +1,8 @@
 //! What goes into the engine (events: facts from the log, with their consensus time) and what
 //! comes out (commands: what the coordinator should do next).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -68,7 +70,8 @@ pub enum Fact {
     Result {
         task: String,
         completed: bool,
-        report: Json,
+        /// Shared, not copied, between the message it came in and the engines that fold it.
+        report: Arc<Json>,
         error: Option<String>,
         /// The attempt the agent says it worked on (older agents do not say).
         attempt: Option<u32>,
@@ -127,7 +130,7 @@ pub enum Command {
         task: String,
         attempt: u32,
         gates: Vec<GateUse>,
-        report: Json,
+        report: Arc<Json>,
         upstream: Json,
     },
     RequestApproval {

@@ -36,21 +36,17 @@ impl Engine {
     /// Folds one event. A rejected event is recorded (see [`Engine::rejections`]).
     pub fn apply(&mut self, event: &Event) {
         if let Some(hash) = self.admit(event) {
-            let result = self.fold(event, None);
+            let result = self.fold(event);
             self.settle(event, result);
             self.seen.insert(hash, event.id.clone());
         }
     }
 
-    /// Folds one event the caller no longer needs, as [`Engine::apply`] does: its id and its
-    /// report are kept without a copy.
-    pub fn apply_owned(&mut self, mut event: Event) {
+    /// Folds one event the caller no longer needs, as [`Engine::apply`] does: its id is kept
+    /// without a copy.
+    pub fn apply_owned(&mut self, event: Event) {
         if let Some(hash) = self.admit(&event) {
-            let report = match &mut event.fact {
-                Fact::Result { report, .. } => Some(std::mem::take(report)),
-                _ => None,
-            };
-            let result = self.fold(&event, report);
+            let result = self.fold(&event);
             self.settle(&event, result);
             self.seen.insert(hash, event.id);
         }
@@ -103,8 +99,7 @@ impl Engine {
         self.rejections.push(rejection);
     }
 
-    /// `owned` is the report of a result, when the caller gave it up (else it is copied).
-    fn fold(&mut self, event: &Event, owned: Option<serde_json::Value>) -> Folded {
+    fn fold(&mut self, event: &Event) -> Folded {
         match &event.fact {
             Fact::Tick => Ok(()),
             Fact::Heartbeat { agent } => {
@@ -142,7 +137,7 @@ impl Engine {
                     )
                 };
                 self.fire(t, event_name)?;
-                self.tasks[t].report = Some(owned.unwrap_or_else(|| report.clone()));
+                self.tasks[t].report = Some(report.clone());
                 self.tasks[t].last_reason = reason;
                 Ok(())
             }

@@ -1,5 +1,7 @@
 //! The state of each task and agent, as folded from the log.
 
+use std::sync::Arc;
+
 use serde_json::Value as Json;
 
 use super::event::Nanos;
@@ -16,7 +18,7 @@ pub(crate) struct TaskState {
     /// An agent that lost this task and should not get it back while another fits.
     pub(crate) avoid: Option<usize>,
     pub(crate) entered: Nanos,
-    pub(crate) report: Option<Json>,
+    pub(crate) report: Option<Arc<Json>>,
     pub(crate) verdict: Option<Verdict>,
     /// A verdict was given in the current state.
     pub(crate) judged: bool,

@@ -3,6 +3,7 @@
 //! its reason.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -175,24 +176,35 @@ const MAX_CLAIM_CHARS: usize = 200;
 /// (token, accounts). What the message may do at its place in the log (who may send it, whether
 /// the task's lifecycle allows it, whether its id was seen before) is the engine's to judge.
 pub fn to_event(wiring: &Wiring, position: u64, message: &TopicMessage) -> Result<Event, Refusal> {
-    let (envelope, body) = wire::decode(&message.payload).map_err(|e| claimed(&message.payload, e.to_string()))?;
-    let task = match &body {
+    let decoded = wire::decode_shared(&message.payload).map_err(|e| claimed(&message.payload, e.to_string()))?;
+    let (envelope, body) = &*decoded;
+    let task = match body {
         Body::PaymentIntent(i) => i.payments.first().map(|p| p.task_id.clone()),
         other => other.task_id().map(str::to_owned),
     };
-    let refuse = |reason: String| Refusal {
-        id: envelope.id.clone(),
-        sender: envelope.sender.clone(),
+    let checked = admitted(wiring, envelope, &message.topic).and_then(|(sender, key)| {
+        wire::verify_payload(&message.payload, envelope, key)
+            .map(|()| sender)
+            .map_err(|e| e.to_string())
+    });
+    // The body is taken where no other replica holds the message, else copied (its report is
+    // shared either way).
+    let (id, claimed_sender, body) = match Arc::try_unwrap(decoded) {
+        Ok((envelope, body)) => (envelope.id, envelope.sender, body),
+        Err(shared) => (shared.0.id.clone(), shared.0.sender.clone(), shared.1.clone()),
+    };
+    let refuse = |id: &str, reason: String| Refusal {
+        id: id.to_owned(),
+        sender: claimed_sender.clone(),
         task: task.clone(),
         reason,
     };
-    let (sender, key) = admitted(wiring, &envelope, &message.topic).map_err(refuse)?;
-    wire::verify_payload(&message.payload, &envelope, key).map_err(|e| refuse(e.to_string()))?;
-    let fact = to_fact(wiring, body).map_err(refuse)?;
+    let sender = checked.map_err(|reason| refuse(&id, reason))?;
+    let fact = to_fact(wiring, body).map_err(|reason| refuse(&id, reason))?;
     Ok(Event {
         consensus: message.consensus.0,
         position,
-        id: envelope.id,
+        id,
         sender,
         fact,
     })
@@ -335,7 +347,7 @@ fn to_fact(wiring: &Wiring, body: Body) -> Result<Fact, String> {
         Body::TaskResult(r) => Fact::Result {
             task: r.task_id,
             completed: r.status == ResultStatus::Completed,
-            report: r.output.unwrap_or_else(|| json!({})),
+            report: r.output.unwrap_or_else(|| Arc::new(json!({}))),
             error: r.error,
             attempt: r.attempt,
         },

@@ -1,6 +1,8 @@
 //! The typed payloads, one per message type. Unknown fields are ignored on input, so that the
 //! original agents' extras (`model_id`, `priority`, `max_tokens`, ...) do not break reading.
 
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -123,7 +125,7 @@ pub struct TaskResult {
     pub status: ResultStatus,
     /// The agent's report; an object when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<Value>,
+    pub output: Option<Arc<Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

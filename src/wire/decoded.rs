@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use sha2::{Digest as _, Sha256};
 
@@ -22,10 +22,14 @@ const GENERATION: usize = 4096;
 
 type Key = [u8; 32];
 
+/// A decoded message, shared between the memo and the replicas that read it: no reader copies
+/// the report it carries.
+pub(super) type Message = Arc<(Envelope, Body)>;
+
 #[derive(Default)]
 struct Decoded {
-    current: HashMap<Key, (Envelope, Body)>,
-    previous: HashMap<Key, (Envelope, Body)>,
+    current: HashMap<Key, Message>,
+    previous: HashMap<Key, Message>,
 }
 
 static DECODED: LazyLock<Mutex<Decoded>> = LazyLock::new(|| Mutex::new(Decoded::default()));
@@ -48,13 +52,13 @@ pub(crate) fn key(bytes: &[u8]) -> Key {
 }
 
 /// The message decoded from bytes with this key, if this process decoded it lately.
-pub(crate) fn get(key: &Key) -> Option<(Envelope, Body)> {
+pub(crate) fn get(key: &Key) -> Option<Message> {
     let decoded = DECODED.lock().unwrap_or_else(PoisonError::into_inner);
     decoded.current.get(key).or_else(|| decoded.previous.get(key)).cloned()
 }
 
 /// Keeps a message decoded from bytes with this key.
-pub(crate) fn keep(key: Key, message: &(Envelope, Body)) {
+pub(crate) fn keep(key: Key, message: &Message) {
     let mut decoded = DECODED.lock().unwrap_or_else(PoisonError::into_inner);
     if decoded.current.len() >= GENERATION {
         decoded.previous = std::mem::take(&mut decoded.current);

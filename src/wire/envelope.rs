@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -347,17 +348,26 @@ pub fn encode(envelope: &Envelope) -> Vec<u8> {
 /// [`WireError::TooLarge`] over [`MAX_MESSAGE_BYTES`], [`WireError::NotJson`], and
 /// [`WireError::Schema`] with the first problem found.
 pub fn decode(bytes: &[u8]) -> Result<(Envelope, Body), WireError> {
+    decode_shared(bytes).map(Arc::unwrap_or_clone)
+}
+
+/// [`decode`], the message shared with the other replicas of this process that read the same
+/// bytes ([`decoded`]): reading its fields costs no copy.
+///
+/// # Errors
+/// As [`decode`].
+pub fn decode_shared(bytes: &[u8]) -> Result<Arc<(Envelope, Body)>, WireError> {
     if bytes.len() > MAX_MESSAGE_BYTES {
         return Err(WireError::TooLarge);
     }
     if !decoded::shared() {
-        return decode_fresh(bytes);
+        return decode_fresh(bytes).map(Arc::new);
     }
     let key = decoded::key(bytes);
     if let Some(message) = decoded::get(&key) {
         return Ok(message);
     }
-    let message = decode_fresh(bytes)?;
+    let message = Arc::new(decode_fresh(bytes)?);
     decoded::keep(key, &message);
     Ok(message)
 }

@@ -39,7 +39,7 @@ pub use body::{
 };
 pub use decoded::share as share_decoded;
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
-pub use envelope::{Envelope, MessageType, Topic, canonical, decode, encode, rfc3339};
+pub use envelope::{Envelope, MessageType, Topic, canonical, decode, decode_shared, encode, rfc3339};
 pub use keyring::Keyring;
 pub use keys::{generate_key, parse_public_key, parse_secret_key, public_hex, secret_hex};
 pub use schema::MESSAGE_SCHEMA;

@@ -84,7 +84,7 @@ fn samples() -> Vec<Body> {
         Body::TaskResult(TaskResult {
             task_id: "t1".into(),
             status: ResultStatus::Completed,
-            output: Some(json!({"words": 312, "text": "Bees..."})),
+            output: Some(json!({"words": 312, "text": "Bees..."}).into()),
             error: None,
             duration_ms: Some(1234),
             attempt: Some(1),

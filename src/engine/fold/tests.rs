@@ -58,7 +58,7 @@ fn out_of_order_messages_name_the_state() {
             Fact::Result {
                 task: "t".into(),
                 completed: true,
-                report: serde_json::json!({}),
+                report: serde_json::json!({}).into(),
                 error: None,
                 attempt: None,
             }

@@ -99,7 +99,7 @@ fn agents_work(run: &mut Run) -> bool {
             Fact::Result {
                 task,
                 completed: true,
-                report: json!({"status": "completed"}),
+                report: json!({"status": "completed"}).into(),
                 error: None,
                 attempt: None,
             }
@@ -412,7 +412,7 @@ fn approvals_follow_the_release_lifecycle() {
         let result = Fact::Result {
             task: task.clone(),
             completed: true,
-            report: json!({}),
+            report: json!({}).into(),
             error: None,
             attempt: None,
         };
@@ -450,7 +450,7 @@ fn approvals_follow_the_release_lifecycle() {
     let result = Fact::Result {
         task: task.clone(),
         completed: true,
-        report: json!({}),
+        report: json!({}).into(),
         error: None,
         attempt: None,
     };

@@ -147,7 +147,7 @@ fn message(run: &mut Run, name: &str) -> Result<(), String> {
             Fact::Result {
                 task: "t".into(),
                 completed: name == "submit",
-                report: json!({"status": "completed"}),
+                report: json!({"status": "completed"}).into(),
                 error: None,
                 attempt: None,
             },
@@ -358,7 +358,7 @@ fn a_report_naming_another_attempt_is_refused() {
     let result = |attempt| Fact::Result {
         task: "t".into(),
         completed: true,
-        report: json!({}),
+        report: json!({}).into(),
         error: None,
         attempt,
     };
