@@ -100,6 +100,10 @@ impl LogReader {
 /// Batches of at least this many messages are checked on every core (each message's decoding and
 /// signature are independent of the others); smaller ones on the caller's thread.
 const PARALLEL_FROM: usize = 64;
+/// The cores this process may use, asked once: asking costs a system call and a parse of the
+/// process's CPU set, which showed in profiles of polls of a few messages.
+static CORES: std::sync::LazyLock<usize> =
+    std::sync::LazyLock::new(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
 /// Messages checked at a time: bounds the events held before they are folded.
 const CHECKED_AT_ONCE: usize = 8192;
 
@@ -116,11 +120,10 @@ pub fn fold_all(engine: &mut Engine, wiring: &Wiring, batch: &[(u64, TopicMessag
 /// [`to_event`] for every message of `batch`, in its order.
 fn check_all(wiring: &Wiring, batch: &[(u64, TopicMessage)]) -> Vec<Result<Event, Refusal>> {
     let one = |(position, message): &(u64, TopicMessage)| to_event(wiring, *position, message);
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    if batch.len() < PARALLEL_FROM || threads < 2 {
+    if batch.len() < PARALLEL_FROM || *CORES < 2 {
         return batch.iter().map(one).collect();
     }
-    let chunk = batch.len().div_ceil(threads);
+    let chunk = batch.len().div_ceil(*CORES);
     std::thread::scope(|scope| {
         let workers: Vec<_> = batch
             .chunks(chunk)

@@ -9,6 +9,7 @@
 //! repeats nor goes back. Like the rest of the ledger, it knows nothing of festivals, tasks or
 //! the engine.
 
+mod group;
 #[cfg(feature = "hedera")]
 mod network;
 mod schedules;
@@ -54,6 +55,8 @@ pub struct LocalLedger {
     notify: Notify,
     /// When this value last looked for due schedules; `None` after it scheduled one.
     due_checked: Mutex<Option<Instant>>,
+    /// Submissions waiting for the connection, written together ([`group`]).
+    waiting: group::Queue,
 }
 
 /// How long a look for due schedules stays fresh: every submit and read looks, and looking costs
@@ -118,6 +121,7 @@ impl LocalLedger {
             conn: Mutex::new(conn),
             notify: Notify::new(),
             due_checked: Mutex::new(None),
+            waiting: group::Queue::default(),
         })
     }
 
@@ -164,15 +168,7 @@ impl LocalLedger {
         f: impl FnOnce(&Connection) -> Result<T, LedgerError>,
     ) -> Result<T, LedgerError> {
         let conn = self.lock()?;
-        // `BEGIN` and `COMMIT` as cached statements: a transaction is written per step, and
-        // parsing them again each time showed in profiles.
-        conn.exec("BEGIN IMMEDIATE", []).during(operation)?;
-        let done = f(&conn).and_then(|value| conn.exec("COMMIT", []).during(operation).map(|_| value));
-        if done.is_err() && !conn.is_autocommit() {
-            // Nothing of a failed write stays; the error to report is the first one.
-            let _ = conn.exec("ROLLBACK", []);
-        }
-        done
+        write_on(&conn, operation, f)
     }
 
     /// Executes the scheduled transactions that are due, each exactly once across every process.
@@ -219,8 +215,7 @@ impl Ledger for LocalLedger {
             return Ok(());
         }
         self.run_due()?;
-        let messages: Vec<(&TopicId, &[u8])> = payloads.iter().map(|p| (topic, p.as_slice())).collect();
-        self.write("submitting messages", |conn| topics::append_many(conn, &messages))?;
+        self.submit_grouped(topic, payloads)?;
         self.notify.notify_waiters();
         Ok(())
     }
@@ -331,6 +326,24 @@ impl Ledger for LocalLedger {
         self.run_due()?;
         self.read(now_at)
     }
+}
+
+/// Runs `f` on `conn` in one `BEGIN IMMEDIATE` transaction, committed if `f` returns `Ok`,
+/// rolled back otherwise.
+fn write_on<T>(
+    conn: &Connection,
+    operation: &'static str,
+    f: impl FnOnce(&Connection) -> Result<T, LedgerError>,
+) -> Result<T, LedgerError> {
+    // `BEGIN` and `COMMIT` as cached statements: a transaction is written per step, and parsing
+    // them again each time showed in profiles.
+    conn.exec("BEGIN IMMEDIATE", []).during(operation)?;
+    let done = f(conn).and_then(|value| conn.exec("COMMIT", []).during(operation).map(|_| value));
+    if done.is_err() && !conn.is_autocommit() {
+        // Nothing of a failed write stays; the error to report is the first one.
+        let _ = conn.exec("ROLLBACK", []);
+    }
+    done
 }
 
 /// The wall clock, in ns since the Unix epoch (0 before it, `i64::MAX` past 2262).

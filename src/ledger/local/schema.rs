@@ -14,6 +14,9 @@ const SCHEMA_VERSION: i64 = 1;
 /// How long a connection waits for another one (perhaps in another process) to finish writing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Pages of write-ahead log after which a commit checkpoints it (32 MiB of 4 KiB pages).
+const WAL_CHECKPOINT_PAGES: i64 = 8192;
+
 /// Every table of the ledger. A balance row is an association; its amount is in minor units.
 /// `schedules.executed` is the consensus time of execution, NULL while pending.
 const TABLES: &str = "
@@ -98,6 +101,11 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, LedgerError> {
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
         .map_err(open_error)?;
     conn.set_prepared_statement_cache_capacity(64);
+    // Checkpoints every 32 MiB of log rather than SQLite's 4 MiB: a run writes a transaction per
+    // step, and each checkpoint wrote the same few hot pages back again (a fifth of a run's
+    // database time went to checkpoints).
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
+        .map_err(open_error)?;
     create_tables(&mut conn, path)?;
     Ok(conn)
 }

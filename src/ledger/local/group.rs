@@ -1,0 +1,168 @@
+//! Group commit: messages submitted at the same time by several callers of one
+//! [`LocalLedger`] (the coordinator and the simulated agents of a process share one) are written
+//! in one transaction by whichever of them takes the connection first, instead of one
+//! transaction each. Each caller's messages stay together and in its order; a group that fails
+//! is written again submission by submission, so that a bad one fails alone.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rusqlite::Connection;
+
+use super::{LedgerError, LocalLedger, topics};
+use crate::ledger::TopicId;
+
+/// The answer to one submission, filled by the caller that wrote it.
+type Slot = Arc<Mutex<Option<Result<(), LedgerError>>>>;
+
+/// A submission waiting for the connection.
+pub(super) struct Waiting {
+    topic: TopicId,
+    payloads: Vec<Vec<u8>>,
+    answer: Slot,
+}
+
+/// Submissions waiting for the connection, oldest first.
+#[derive(Default)]
+pub(super) struct Queue(Mutex<Vec<Waiting>>);
+
+impl LocalLedger {
+    /// Appends `payloads` to `topic` in one transaction with whatever other submissions wait
+    /// for the connection at the same time.
+    pub(super) fn submit_grouped(&self, topic: &TopicId, payloads: &[Vec<u8>]) -> Result<(), LedgerError> {
+        let answer: Slot = Arc::default();
+        self.waiting
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Waiting {
+                topic: topic.clone(),
+                payloads: payloads.to_vec(),
+                answer: answer.clone(),
+            });
+        let conn = self.lock()?;
+        if let Some(done) = take(&answer) {
+            return done;
+        }
+        let group = std::mem::take(&mut *self.waiting.0.lock().unwrap_or_else(PoisonError::into_inner));
+        write_group(&conn, &group);
+        drop(conn);
+        take(&answer).unwrap_or_else(|| Err(LedgerError::Other("a submission was lost from its group".into())))
+    }
+}
+
+fn take(answer: &Slot) -> Option<Result<(), LedgerError>> {
+    answer.lock().unwrap_or_else(PoisonError::into_inner).take()
+}
+
+fn answer(waiting: &Waiting, result: Result<(), LedgerError>) {
+    *waiting.answer.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+}
+
+/// Writes every submission of `group` and answers each: all in one transaction, or, when that
+/// fails, each in its own.
+fn write_group(conn: &Connection, group: &[Waiting]) {
+    let all: Vec<(&TopicId, &[u8])> = group
+        .iter()
+        .flat_map(|w| w.payloads.iter().map(move |p| (&w.topic, p.as_slice())))
+        .collect();
+    let together = super::write_on(conn, "submitting messages", |conn| topics::append_many(conn, &all));
+    if together.is_ok() || group.len() == 1 {
+        let mut together = together.map(|_| ());
+        for waiting in group {
+            // Only a group of one can fail here; its error goes to its caller as it is.
+            let result = std::mem::replace(&mut together, Ok(()));
+            answer(waiting, result);
+        }
+        return;
+    }
+    for waiting in group {
+        let one: Vec<(&TopicId, &[u8])> = waiting
+            .payloads
+            .iter()
+            .map(|p| (&waiting.topic, p.as_slice()))
+            .collect();
+        let result = super::write_on(conn, "submitting messages", |conn| topics::append_many(conn, &one));
+        answer(waiting, result.map(|_| ()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+    use crate::ledger::Ledger;
+    use crate::ledger::local::tests::Scratch;
+
+    fn waiting(topic: &TopicId, payloads: &[&str]) -> Waiting {
+        Waiting {
+            topic: topic.clone(),
+            payloads: payloads.iter().map(|p| p.as_bytes().to_vec()).collect(),
+            answer: Arc::default(),
+        }
+    }
+
+    async fn texts(ledger: &LocalLedger, topic: &TopicId) -> Vec<String> {
+        let read = ledger.messages(topic, 0, 1000).await.expect("the topic reads");
+        read.iter()
+            .map(|m| String::from_utf8_lossy(&m.payload).into_owned())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_group_is_written_in_its_order_and_a_bad_submission_fails_alone() {
+        let scratch = Scratch::new();
+        let ledger = scratch.open();
+        let topic = ledger.create_topic("t").await.expect("a topic");
+        let missing = TopicId("0.0.999".into());
+        let group = [
+            waiting(&topic, &["a1", "a2"]),
+            waiting(&missing, &["lost"]),
+            waiting(&topic, &["b1"]),
+        ];
+        write_group(&ledger.lock().expect("the connection"), &group);
+        let answers: Vec<_> = group.iter().map(|w| take(&w.answer).expect("answered")).collect();
+        assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
+        assert!(
+            matches!(&answers[1], Err(LedgerError::UnknownTopic(t)) if *t == missing),
+            "{answers:?}"
+        );
+        assert_eq!(texts(&ledger, &topic).await, ["a1", "a2", "b1"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_submissions_each_stay_whole_and_in_order() {
+        let scratch = Scratch::new();
+        let ledger = Arc::new(scratch.open());
+        let topic = ledger.create_topic("t").await.expect("a topic");
+        let mut writers = Vec::new();
+        for w in 0..8 {
+            let (ledger, topic) = (ledger.clone(), topic.clone());
+            writers.push(tokio::spawn(async move {
+                for n in 0..20 {
+                    let step: Vec<Vec<u8>> = (0..3).map(|k| format!("{w}:{n}:{k}").into_bytes()).collect();
+                    ledger.submit_all(&topic, &step).await.expect("submitted");
+                }
+            }));
+        }
+        for writer in writers {
+            writer.await.expect("the writer ends");
+        }
+        let all = texts(&ledger, &topic).await;
+        assert_eq!(all.len(), 8 * 20 * 3);
+        for step in all.chunks(3) {
+            let [a, b, c] = step else { unreachable!() };
+            let head = a.strip_suffix(":0").expect("a step starts with its first message");
+            assert_eq!([b.as_str(), c.as_str()], [format!("{head}:1"), format!("{head}:2")]);
+        }
+        for w in 0..8 {
+            let mine: Vec<&String> = all.iter().filter(|m| m.starts_with(&format!("{w}:"))).collect();
+            let expected: Vec<String> = (0..20)
+                .flat_map(|n| (0..3).map(move |k| format!("{w}:{n}:{k}")))
+                .collect();
+            assert_eq!(mine, expected.iter().collect::<Vec<_>>());
+        }
+    }
+}
