@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::spec::GateUse;
@@ -42,7 +42,7 @@ pub struct Event {
 }
 
 /// A payment inside an intent: what the task's agent is owed, in the token's minor units.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentOrder {
     pub task: String,
     pub agent: String,
@@ -158,7 +158,7 @@ pub enum Command {
 }
 
 /// A message the engine refused, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejection {
     pub position: u64,
     pub consensus: Nanos,

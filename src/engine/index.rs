@@ -61,6 +61,11 @@ impl IdSet {
         self.table.find(hash, |seen| seen == id).is_none().then_some(hash)
     }
 
+    /// Every id in the set, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        self.table.iter().map(String::as_str)
+    }
+
     /// Adds an id that [`IdSet::fresh`] found new, with the hash it gave.
     pub(crate) fn insert(&mut self, hash: u64, id: String) {
         let hasher = &self.hasher;

@@ -15,6 +15,7 @@ mod fold;
 mod index;
 mod machine;
 mod pay;
+mod snapshot;
 mod state;
 mod transition;
 mod view;
@@ -27,6 +28,7 @@ use std::collections::{BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
 pub use event::{Command, Event, Fact, Nanos, PaymentOrder, Rejection, Sender};
+pub use snapshot::{Snapshot, SnapshotError, fingerprint};
 pub use view::{Action, GateView, Outcome, TaskView, Work};
 
 use crate::check::Festival;

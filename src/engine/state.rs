@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::event::Nanos;
 use crate::spec::Agent;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct TaskState {
     pub(crate) state: usize,
     /// The current attempt, from 1; it grows when the task comes back to a state it already
@@ -34,7 +35,7 @@ pub(crate) struct TaskState {
     pub(crate) last_reason: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Verdict {
     pub(crate) attempt: u32,
     pub(crate) passed: bool,
@@ -92,7 +93,7 @@ impl AgentState {
 }
 
 /// A payment intent in the log.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Intent {
     pub(crate) tx: String,
     /// `(task, agent, amount)` of each payment, as checked against the task when folded.
@@ -111,6 +112,23 @@ pub(crate) struct TaskSet {
 }
 
 impl TaskSet {
+    /// The tasks of `members`, of `n` tasks (each below `n`).
+    pub(crate) fn of(n: usize, members: &[usize]) -> Self {
+        let mut set = Self {
+            members: Vec::new(),
+            member: vec![false; n],
+        };
+        for &t in members {
+            set.insert(t);
+        }
+        set
+    }
+
+    /// Its tasks, in the order they came in.
+    pub(crate) fn members(&self) -> &[usize] {
+        &self.members
+    }
+
     /// Every task of `n`.
     pub(crate) fn all(n: usize) -> Self {
         Self {

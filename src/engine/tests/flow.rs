@@ -12,7 +12,7 @@ use crate::engine::{Command, Event, Fact, Outcome, PaymentOrder, Sender};
 #[derive(Default, Clone)]
 pub(super) struct World {
     /// Gates fail for these tasks.
-    failing: Vec<String>,
+    pub(super) failing: Vec<String>,
     /// Assignments seen, in order: (task, agent).
     assigned: Vec<(String, String)>,
     pub(super) pays: Vec<Vec<PaymentOrder>>,
@@ -181,7 +181,7 @@ fn replay_gives_the_same_state() {
     assert_eq!(again.engine.outcome(), Outcome::Finished);
 }
 
-const THREE: &str = r#"
+pub(super) const THREE: &str = r#"
 version: 1
 festival: { id: three, name: Three }
 payment: { token: "0.0.5005", decimals: 2 }

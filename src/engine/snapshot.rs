@@ -1,0 +1,212 @@
+//! The engine's folded state as data ([`Snapshot`]), so that a restart can take up a long log
+//! where a snapshot of it left off instead of folding it from the start.
+//!
+//! A snapshot holds what folding the log built: each task's and agent's state, the ids seen, the
+//! refusals, the intents, the timers and the sets of tasks to look at. What follows from the
+//! festival (lifecycles, rewards, indexes) is built again from it, and the counters that follow
+//! from the tasks' states (tasks per state, open and active tasks, each agent's load and the
+//! tasks it acts on) are counted again. [`Engine::restore`] checks every index a snapshot
+//! carries against the festival, so that a damaged snapshot is refused rather than trusted;
+//! whether it is the fold of the log it claims to be is for the caller to check (the executor
+//! compares a hash of the log's messages).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use super::event::{PaymentOrder, Rejection};
+use super::state::{Intent, TaskSet, TaskState};
+use super::{Config, Deadline, Engine, EngineError, IdSet, Nanos};
+use crate::check::Festival;
+
+/// The folded state of an engine; see the module's documentation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    held_payments: Vec<(Nanos, PaymentOrder)>,
+    tasks: Vec<TaskState>,
+    /// Per agent: assignments reserved and the last heartbeat.
+    agents: Vec<(usize, Nanos)>,
+    /// Message ids seen, sorted.
+    seen: Vec<String>,
+    rejections: Vec<Rejection>,
+    intents: Vec<Intent>,
+    now: Nanos,
+    last_valid_start: Nanos,
+    dirty: Vec<usize>,
+    ready: Vec<usize>,
+    deadlines: Vec<Deadline>,
+    unsettled: Vec<usize>,
+    reserved: usize,
+    applied: u64,
+}
+
+/// Why a snapshot could not be taken up.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("the snapshot does not fit the festival: {0}")]
+    Mismatch(String),
+}
+
+/// A fingerprint of what a fold depends on besides the log: the festival as compiled, the
+/// engine's settings and this build of baton. A snapshot is taken up only under the same one.
+#[must_use]
+pub fn fingerprint(festival: &Festival, config: &Config) -> String {
+    let mut hash = Sha256::new();
+    hash.update(env!("CARGO_PKG_VERSION").as_bytes());
+    // Every field but the id-to-index map, whose order varies from one process to the next.
+    let f = festival;
+    let plan = format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        f.id,
+        f.tasks,
+        f.agents,
+        f.approvers,
+        f.payment,
+        f.topics,
+        f.max_parallel,
+        f.variables,
+        f.lifecycles,
+        f.task_lifecycle,
+        f.gate_files,
+        config
+    );
+    hash.update(plan.as_bytes());
+    hex::encode(hash.finalize())
+}
+
+impl Engine {
+    /// The engine's folded state.
+    #[must_use]
+    pub fn snapshot(&self) -> Snapshot {
+        let mut seen: Vec<String> = self.seen.iter().map(str::to_owned).collect();
+        seen.sort_unstable();
+        let mut deadlines: Vec<Deadline> = self.deadlines.iter().map(|d| d.0).collect();
+        deadlines.sort_unstable();
+        Snapshot {
+            held_payments: self.held_payments.clone(),
+            tasks: self.tasks.clone(),
+            agents: self.agents.iter().map(|a| (a.reserved, a.last_heartbeat)).collect(),
+            seen,
+            rejections: self.rejections.clone(),
+            intents: self.intents.clone(),
+            now: self.now,
+            last_valid_start: self.last_valid_start,
+            dirty: self.dirty.members().to_vec(),
+            ready: self.ready.iter().copied().collect(),
+            deadlines,
+            unsettled: self.unsettled.clone(),
+            reserved: self.reserved,
+            applied: self.applied,
+        }
+    }
+
+    /// An engine for `festival` in the state `snapshot` holds, as if the log it was taken of had
+    /// been folded into [`Engine::new`].
+    ///
+    /// # Errors
+    /// [`SnapshotError::Mismatch`] when the snapshot names a task, agent, state or intent the
+    /// festival does not have.
+    pub fn restore(festival: Arc<Festival>, config: &Config, snapshot: Snapshot) -> Result<Engine, SnapshotError> {
+        let mut engine = Engine::new(festival, config)?;
+        engine.fits(&snapshot).map_err(SnapshotError::Mismatch)?;
+        let n = engine.tasks.len();
+        engine.held_payments = snapshot.held_payments;
+        engine.tasks = snapshot.tasks;
+        for (agent, (reserved, last_heartbeat)) in engine.agents.iter_mut().zip(snapshot.agents) {
+            agent.reserved = reserved;
+            agent.last_heartbeat = last_heartbeat;
+        }
+        engine.seen = IdSet::with_capacity(snapshot.seen.len());
+        for id in snapshot.seen {
+            if let Some(hash) = engine.seen.fresh(&id) {
+                engine.seen.insert(hash, id);
+            }
+        }
+        engine.rejections = snapshot.rejections;
+        engine.intent_index = engine.intents_by_tx(&snapshot.intents);
+        engine.intents = snapshot.intents;
+        engine.now = snapshot.now;
+        engine.last_valid_start = snapshot.last_valid_start;
+        engine.dirty = TaskSet::of(n, &snapshot.dirty);
+        engine.ready = snapshot.ready.into_iter().collect();
+        engine.deadlines = snapshot.deadlines.into_iter().map(Reverse).collect::<BinaryHeap<_>>();
+        engine.unsettled = snapshot.unsettled;
+        engine.reserved = snapshot.reserved;
+        engine.applied = snapshot.applied;
+        engine.recount();
+        Ok(engine)
+    }
+
+    fn intents_by_tx(&self, intents: &[Intent]) -> super::StrMap<usize> {
+        intents
+            .iter()
+            .enumerate()
+            .map(|(i, intent)| (intent.tx.clone(), i))
+            .collect()
+    }
+
+    /// Counts again what follows from the tasks' states: tasks per state, open and active tasks,
+    /// each agent's load and the tasks it acts on.
+    fn recount(&mut self) {
+        let (in_state, open) = super::count_states(&self.machines, &self.festival.task_lifecycle, &self.tasks);
+        self.in_state = in_state;
+        self.open = open;
+        self.held = vec![BTreeSet::new(); self.agents.len()];
+        for agent in &mut self.agents {
+            agent.load = 0;
+        }
+        self.active = 0;
+        for t in 0..self.tasks.len() {
+            self.hold(t, true);
+        }
+    }
+}
+
+/// Checks that a snapshot only names what the festival has.
+impl Engine {
+    fn fits(&self, s: &Snapshot) -> Result<(), String> {
+        let (tasks, agents, intents) = (self.tasks.len(), self.agents.len(), s.intents.len());
+        let count = |what: &str, found: usize, wanted: usize| {
+            if found == wanted {
+                Ok(())
+            } else {
+                Err(format!("{found} {what}, the festival has {wanted}"))
+            }
+        };
+        count("tasks", s.tasks.len(), tasks)?;
+        count("agents", s.agents.len(), agents)?;
+        for (t, task) in s.tasks.iter().enumerate() {
+            let states = self.machine(t).states.len();
+            let bad_state = task.state >= states || task.visited.iter().any(|&v| v >= states);
+            let bad_agent = task.agent.is_some_and(|a| a >= agents) || task.avoid.is_some_and(|a| a >= agents);
+            if bad_state || bad_agent || task.intent.is_some_and(|i| i >= intents) {
+                return Err(format!(
+                    "task `{}` names a state, agent or intent it cannot",
+                    self.task_id(t)
+                ));
+            }
+        }
+        below("a task to look at", s.dirty.iter().copied(), tasks)?;
+        below("a ready task", s.ready.iter().copied(), tasks)?;
+        below("a timer's task", s.deadlines.iter().map(|d| d.1), tasks)?;
+        below("an unsettled intent", s.unsettled.iter().copied(), intents)?;
+        for intent in &s.intents {
+            below("an intent's task", intent.payments.iter().map(|p| p.0), tasks)?;
+            below("an intent's agent", intent.payments.iter().map(|p| p.1), agents)?;
+        }
+        Ok(())
+    }
+}
+
+/// An error naming the first of `items` that is not below `limit`.
+fn below(what: &str, mut items: impl Iterator<Item = usize>, limit: usize) -> Result<(), String> {
+    match items.find(|&i| i >= limit) {
+        Some(i) => Err(format!("{what} {i} is out of range (below {limit})")),
+        None => Ok(()),
+    }
+}
