@@ -29,6 +29,9 @@ fn run_command(state: &Path) -> Command {
         "60",
         "--seed",
         "3",
+        // Snapshots every few messages, so that kills land before, during and after writing one.
+        "--snapshot-every",
+        "5",
         "--state",
     ])
     .arg(state)

@@ -24,3 +24,4 @@ mod serve;
 #[cfg(feature = "hedera")]
 mod serve_hedera;
 mod shipped;
+mod snapshot;

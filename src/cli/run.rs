@@ -13,7 +13,7 @@ use crate::agent::simulate::{self, Behaviour};
 use crate::check::Festival;
 use crate::diagnostics;
 use crate::engine::{Config, Engine, Outcome};
-use crate::executor::{Coordinator, Options, RunError, Summary, Wiring, setup};
+use crate::executor::{Coordinator, Options, RunError, Snapshots, Summary, Wiring, setup};
 use crate::ledger::Ledger;
 use crate::ledger::LocalLedger;
 use crate::load::load;
@@ -69,6 +69,11 @@ pub struct RunArgs {
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
+    /// On the local ledger, messages folded between two snapshots of the coordinator's state
+    /// (`<state>/snapshots/`), from which a restart takes up the log instead of folding it from
+    /// its start; 0 keeps none.
+    #[arg(long, default_value_t = crate::executor::snapshot::DEFAULT_EVERY)]
+    pub snapshot_every: u64,
 }
 
 /// Loads and checks a workflow for a command that runs it; prints diagnostics.
@@ -165,7 +170,7 @@ async fn execute(args: &RunArgs, festival: Arc<Festival>) -> Result<(Engine, Sum
         keys,
         ledger_for: Box::new(move |_| Ok(shared.clone())),
     };
-    drive(args, festival, ledger, wiring, key, &crew).await
+    drive(args, festival, ledger, wiring, key, &crew, true).await
 }
 
 /// Runs the coordinator (and the simulated agents) on `ledger` until the festival is over or
@@ -177,6 +182,7 @@ pub(super) async fn drive<L: Ledger + 'static>(
     wiring: Wiring,
     key: SigningKey,
     crew: &Crew<L>,
+    local: bool,
 ) -> Result<(Engine, Summary), RunError> {
     let config = Config {
         heartbeat_grace_secs: args.heartbeat_grace,
@@ -197,6 +203,10 @@ pub(super) async fn drive<L: Ledger + 'static>(
     }
     let engine = Engine::new(festival.clone(), &config)?;
     let mut coordinator = Coordinator::new(ledger, engine, wiring, key);
+    if local && args.snapshot_every > 0 {
+        let snapshots = Snapshots::new(&args.state, &festival, &config, args.snapshot_every);
+        coordinator = coordinator.with_snapshots(snapshots);
+    }
     let options = Options {
         tick: Duration::from_secs(args.tick.max(1)),
         stop_when_done: true,
@@ -205,6 +215,9 @@ pub(super) async fn drive<L: Ledger + 'static>(
     let summary = coordinator.run(&options, &cancel, &mut |e| bars.update(e)).await;
     agents.cancel();
     bars.finish(coordinator.engine());
+    if let Some(note) = coordinator.snapshot_note() {
+        eprintln!("{note}");
+    }
     let summary = summary?;
     Ok((coordinator.into_engine(), summary))
 }

@@ -40,7 +40,7 @@ pub(super) async fn execute(args: &RunArgs, festival: Arc<Festival>) -> Result<(
             Ok(client)
         }),
     };
-    let result = drive(args, festival, ledger.clone(), wiring, coordinator_key, &crew).await;
+    let result = drive(args, festival, ledger.clone(), wiring, coordinator_key, &crew, false).await;
     let mut spent: BTreeMap<String, i64> = BTreeMap::new();
     let agents = clients.lock().unwrap_or_else(PoisonError::into_inner);
     for client in std::iter::once(&ledger).chain(agents.values()) {

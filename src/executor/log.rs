@@ -36,6 +36,17 @@ pub struct LogReader {
     after_status: u64,
     buffer: Vec<TopicMessage>,
     position: u64,
+    /// A hash chained over every message returned so far, when asked for ([`LogReader::hashing`]).
+    digest: Option<[u8; 32]>,
+}
+
+/// How far a reader has read a log: messages returned, and the hash chained over them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LogMark {
+    pub position: u64,
+    /// Hex of SHA-256 chained over each message's topic, sequence number, consensus time and
+    /// bytes, in the order returned.
+    pub digest: String,
 }
 
 impl LogReader {
@@ -48,13 +59,78 @@ impl LogReader {
             after_status: 0,
             buffer: Vec::new(),
             position: 0,
+            digest: None,
         }
+    }
+
+    /// A reader that chains a hash over the messages it returns, for [`LogReader::mark`].
+    #[must_use]
+    pub fn hashing(wiring: &Wiring) -> Self {
+        Self {
+            digest: Some([0; 32]),
+            ..Self::new(wiring)
+        }
+    }
+
+    /// How far this reader has read; `None` unless it is [`LogReader::hashing`].
+    #[must_use]
+    pub fn mark(&self) -> Option<LogMark> {
+        self.digest.map(|digest| LogMark {
+            position: self.position,
+            digest: hex::encode(digest),
+        })
+    }
+
+    /// Reads the log up to `mark` without returning it, checking that its messages are the ones
+    /// `mark` was taken of; the messages read past it are returned, for folding. `None` when the
+    /// log is shorter or differs: the reader is then spent, and the log must be read afresh.
+    pub async fn resume<L: Ledger>(
+        &mut self,
+        ledger: &L,
+        mark: &LogMark,
+    ) -> Result<Option<Vec<(u64, TopicMessage)>>, LedgerError> {
+        let mut digest = [0; 32];
+        let mut rest = Vec::new();
+        while self.position < mark.position {
+            let batch = self.poll_unhashed(ledger).await?;
+            if batch.is_empty() {
+                return Ok(None);
+            }
+            for (position, message) in batch {
+                if position <= mark.position {
+                    digest = chain(&digest, &message);
+                    if position == mark.position && hex::encode(digest) != mark.digest {
+                        return Ok(None);
+                    }
+                } else {
+                    rest.push((position, message));
+                }
+            }
+        }
+        if mark.position == 0 && mark.digest != hex::encode(digest) {
+            return Ok(None);
+        }
+        for (_, message) in &rest {
+            digest = chain(&digest, message);
+        }
+        self.digest = Some(digest);
+        Ok(Some(rest))
     }
 
     /// The messages that arrived since the last call, in consensus order. Only messages up to a
     /// horizon taken before reading are returned, so a message read later can never be older
     /// than one already returned.
     pub async fn poll<L: Ledger>(&mut self, ledger: &L) -> Result<Vec<(u64, TopicMessage)>, LedgerError> {
+        let out = self.poll_unhashed(ledger).await?;
+        if let Some(digest) = &mut self.digest {
+            for (_, message) in &out {
+                *digest = chain(digest, message);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn poll_unhashed<L: Ledger>(&mut self, ledger: &L) -> Result<Vec<(u64, TopicMessage)>, LedgerError> {
         let horizon = ledger.now().await?;
         for (topic, after) in [
             (&self.tasks, &mut self.after_tasks),
@@ -95,6 +171,20 @@ impl LogReader {
         }
         stop.cancel();
     }
+}
+
+/// The hash chained over the messages before `message`, and `message`.
+fn chain(before: &[u8; 32], message: &TopicMessage) -> [u8; 32] {
+    use sha2::{Digest as _, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(before);
+    hash.update((message.topic.0.len() as u64).to_be_bytes());
+    hash.update(message.topic.0.as_bytes());
+    hash.update(message.sequence.to_be_bytes());
+    hash.update(message.consensus.0.to_be_bytes());
+    hash.update((message.payload.len() as u64).to_be_bytes());
+    hash.update(&message.payload);
+    hash.finalize().into()
 }
 
 /// Batches of at least this many messages are checked on every core (each message's decoding and

@@ -11,6 +11,7 @@ pub mod log;
 #[cfg(feature = "hedera")]
 pub mod network;
 pub mod setup;
+pub mod snapshot;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -19,7 +20,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use act::{assignment, memo, transfer_memo};
-pub use log::{LogReader, Wiring, fold, fold_all};
+pub use log::{LogMark, LogReader, Wiring, fold, fold_all};
+pub use snapshot::Snapshots;
 
 use crate::check::Festival;
 use crate::engine::{Engine, Outcome};
@@ -91,6 +93,10 @@ pub struct Coordinator<L: Ledger> {
     fresh_intents: HashSet<TxId>,
     transfers_made: u64,
     next_tick: Option<ConsensusTime>,
+    /// Where snapshots of the engine go, when this coordinator keeps them.
+    snapshots: Option<Snapshots>,
+    /// What became of the last snapshot at the start of the run, for the user.
+    snapshot_note: Option<String>,
 }
 
 impl<L: Ledger> Coordinator<L> {
@@ -111,7 +117,24 @@ impl<L: Ledger> Coordinator<L> {
             fresh_intents: HashSet::new(),
             transfers_made: 0,
             next_tick: None,
+            snapshots: None,
+            snapshot_note: None,
         }
+    }
+
+    /// Keeps snapshots of the engine in `snapshots`: the run starts from the last one that
+    /// matches the log and writes one every `snapshots.every` messages and when it stops.
+    #[must_use]
+    pub fn with_snapshots(mut self, snapshots: Snapshots) -> Self {
+        self.reader = LogReader::hashing(&self.wiring);
+        self.snapshots = Some(snapshots);
+        self
+    }
+
+    /// Whether the run took up a snapshot, or why not, once it started.
+    #[must_use]
+    pub fn snapshot_note(&self) -> Option<&str> {
+        self.snapshot_note.as_deref()
     }
 
     #[must_use]
@@ -139,6 +162,7 @@ impl<L: Ledger> Coordinator<L> {
         cancel: &CancellationToken,
         progress: &mut dyn FnMut(&Engine),
     ) -> Result<Summary, RunError> {
+        self.resume().await?;
         self.catch_up().await?;
         self.engine.forget_in_flight();
         loop {
@@ -155,6 +179,7 @@ impl<L: Ledger> Coordinator<L> {
             self.flush().await?;
             step?;
             self.keep_ticking(options.tick).await?;
+            self.snapshot(false);
             progress(&self.engine);
             if cancel.is_cancelled() {
                 break;
@@ -166,6 +191,7 @@ impl<L: Ledger> Coordinator<L> {
                 self.reader.wait(self.ledger.as_ref(), options.tick, cancel).await;
             }
         }
+        self.snapshot(true);
         Ok(Summary {
             outcome: self.engine.outcome(),
             messages: self.engine.applied(),

@@ -1,0 +1,211 @@
+//! Local snapshots of a coordinator's engine, so that a restart on a long log takes up where the
+//! last snapshot left off instead of folding the log from its start.
+//!
+//! A snapshot file (`<state>/snapshots/<festival>.json`) is two lines: a header (the format, the
+//! festival, a [`fingerprint`] of the plan, the settings and the build, the [`LogMark`] of the
+//! log it was folded from, and the SHA-256 of the second line) and the engine's [`Snapshot`]. It
+//! is written to a temporary file and renamed over the last one, so a crash leaves one whole
+//! snapshot or the one before. It is taken up only when everything matches: the fingerprint,
+//! the hash of its own state, every index in it, and the messages of the log itself, read again
+//! and hashed up to the mark. Anything else (no file, another plan, other settings, a damaged
+//! file, a log that differs) is said once and the log is folded from the start, as without
+//! snapshots. The log stays the truth: a snapshot is a shortcut through its prefix, never a
+//! source of state the log does not hold.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use super::log::LogMark;
+use crate::check::Festival;
+use crate::engine::{Config, Engine, Snapshot, fingerprint};
+
+/// The snapshot file's format.
+const FORMAT: u32 = 1;
+
+/// Messages folded between two snapshots of a run, unless told otherwise.
+pub const DEFAULT_EVERY: u64 = 100_000;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    format: u32,
+    festival: String,
+    fingerprint: String,
+    log: LogMark,
+    /// Hex SHA-256 of the snapshot's line.
+    state_sha256: String,
+}
+
+/// Where a coordinator keeps its snapshots and how often it writes one.
+#[derive(Debug, Clone)]
+pub struct Snapshots {
+    path: PathBuf,
+    festival: String,
+    fingerprint: String,
+    config: Config,
+    /// Messages folded between two snapshots.
+    pub every: u64,
+    /// Messages folded when the last snapshot was written or read.
+    pub(super) last: u64,
+}
+
+impl Snapshots {
+    /// Snapshots of `festival`'s runs with `config`, under the state directory `state`.
+    #[must_use]
+    pub fn new(state: &Path, festival: &Festival, config: &Config, every: u64) -> Self {
+        let name: String = festival
+            .id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        Self {
+            path: state.join("snapshots").join(format!("{name}.json")),
+            festival: festival.id.clone(),
+            fingerprint: fingerprint(festival, config),
+            config: config.clone(),
+            every: every.max(1),
+            last: 0,
+        }
+    }
+
+    /// The snapshot file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes a snapshot of `engine`, folded from the log up to `mark`.
+    ///
+    /// # Errors
+    /// The file could not be written; the snapshot before stays.
+    pub fn write(&mut self, engine: &Engine, mark: &LogMark) -> Result<(), String> {
+        let state = serde_json::to_string(&engine.snapshot()).map_err(|e| e.to_string())?;
+        let header = Header {
+            format: FORMAT,
+            festival: self.festival.clone(),
+            fingerprint: self.fingerprint.clone(),
+            log: mark.clone(),
+            state_sha256: hex::encode(Sha256::digest(state.as_bytes())),
+        };
+        let header = serde_json::to_string(&header).map_err(|e| e.to_string())?;
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let written = std::fs::create_dir_all(dir).and_then(|()| {
+            let temporary = self.path.with_extension("json.tmp");
+            let mut file = std::fs::File::create(&temporary)?;
+            file.write_all(header.as_bytes())?;
+            file.write_all(b"\n")?;
+            file.write_all(state.as_bytes())?;
+            file.write_all(b"\n")?;
+            file.sync_all()?;
+            std::fs::rename(&temporary, &self.path)
+        });
+        written.map_err(|e| format!("writing `{}`: {e}", self.path.display()))?;
+        self.last = engine.applied();
+        Ok(())
+    }
+
+    /// The engine of the last snapshot and the mark of the log it was folded from; `Ok(None)`
+    /// when there is none.
+    ///
+    /// # Errors
+    /// Why the snapshot cannot be taken up (unreadable, damaged, of another plan or settings,
+    /// not fitting the festival).
+    pub fn read(&self, festival: &Arc<Festival>) -> Result<Option<(Engine, LogMark)>, String> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("`{}` is unreadable: {e}", self.path.display())),
+        };
+        let (header, state) = text.split_once('\n').ok_or("it has no state line")?;
+        let state = state.strip_suffix('\n').ok_or("it is cut short")?;
+        let header: Header = serde_json::from_str(header).map_err(|e| format!("its header: {e}"))?;
+        if header.format != FORMAT {
+            return Err(format!("format {} is not this baton's {FORMAT}", header.format));
+        }
+        if header.festival != self.festival || header.fingerprint != self.fingerprint {
+            return Err("it was taken with another plan, other settings or another baton".into());
+        }
+        if hex::encode(Sha256::digest(state.as_bytes())) != header.state_sha256 {
+            return Err("its state does not match its hash".into());
+        }
+        let snapshot: Snapshot = serde_json::from_str(state).map_err(|e| format!("its state: {e}"))?;
+        let engine = Engine::restore(festival.clone(), &self.config, snapshot).map_err(|e| e.to_string())?;
+        Ok(Some((engine, header.log)))
+    }
+}
+
+impl<L: crate::ledger::Ledger> super::Coordinator<L> {
+    /// Takes up the last snapshot if it matches the log, before anything is folded.
+    pub(super) async fn resume(&mut self) -> Result<(), super::RunError> {
+        let Some(snapshots) = &self.snapshots else {
+            return Ok(());
+        };
+        if self.engine.applied() > 0 {
+            return Ok(());
+        }
+        let path = snapshots.path().display().to_string();
+        let (engine, mark) = match snapshots.read(&self.festival) {
+            Ok(Some(found)) => found,
+            Ok(None) => return Ok(()),
+            Err(reason) => {
+                self.not_taken_up(format!(
+                    "snapshot `{path}` not used ({reason}): the log is folded from its start"
+                ));
+                return Ok(());
+            }
+        };
+        let mut reader = super::LogReader::hashing(&self.wiring);
+        let Some(rest) = reader.resume(self.ledger.as_ref(), &mark).await? else {
+            self.not_taken_up(format!(
+                "snapshot `{path}` not used (the log's first {} messages are not the ones it was taken of): the log is folded from its start",
+                mark.position
+            ));
+            return Ok(());
+        };
+        self.engine = engine;
+        self.reader = reader;
+        super::fold_all(&mut self.engine, &self.wiring, &rest);
+        if let Some(snapshots) = &mut self.snapshots {
+            snapshots.last = mark.position;
+        }
+        tracing::info!(%path, messages = mark.position, "took up a snapshot");
+        self.snapshot_note = Some(format!(
+            "took up snapshot `{path}`: {} messages of the log not folded again",
+            mark.position
+        ));
+        Ok(())
+    }
+
+    fn not_taken_up(&mut self, note: String) {
+        tracing::warn!("{note}");
+        self.reader = super::LogReader::hashing(&self.wiring);
+        self.snapshot_note = Some(note);
+    }
+
+    /// Writes a snapshot when `every` messages were folded since the last (or, with `last`, when
+    /// any were). A snapshot that cannot be written is said and skipped: the log holds it all.
+    pub(super) fn snapshot(&mut self, last: bool) {
+        let Some(snapshots) = &mut self.snapshots else {
+            return;
+        };
+        let since = self.engine.applied().saturating_sub(snapshots.last);
+        if since == 0 || (!last && since < snapshots.every) {
+            return;
+        }
+        let Some(mark) = self.reader.mark() else {
+            return;
+        };
+        if let Err(e) = snapshots.write(&self.engine, &mark) {
+            tracing::warn!("no snapshot: {e}");
+        }
+    }
+}
