@@ -14,6 +14,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
+use std::fmt::Write as _;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -58,9 +60,12 @@ pub enum SnapshotError {
 pub fn fingerprint(festival: &Festival, config: &Config) -> String {
     let mut hash = Sha256::new();
     hash.update(env!("CARGO_PKG_VERSION").as_bytes());
-    // Every field but the id-to-index map, whose order varies from one process to the next.
+    // Every field but the id-to-index map, whose order varies from one process to the next,
+    // formatted straight into the hash.
     let f = festival;
-    let plan = format!(
+    let mut into = Hashing(hash);
+    let _ = write!(
+        into,
         "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         f.id,
         f.tasks,
@@ -75,8 +80,18 @@ pub fn fingerprint(festival: &Festival, config: &Config) -> String {
         f.gate_files,
         config
     );
-    hash.update(plan.as_bytes());
+    let hash = into.0;
     hex::encode(hash.finalize())
+}
+
+/// Text written into a hash.
+struct Hashing(Sha256);
+
+impl std::fmt::Write for Hashing {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.update(s.as_bytes());
+        Ok(())
+    }
 }
 
 impl Engine {
