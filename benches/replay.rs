@@ -23,6 +23,11 @@
 //!
 //! The baseline, in the same process, is reading the same log and parsing every payload as JSON
 //! (`serde_json::Value`): the floor of any reader of a JSON log.
+//!
+//! Then a restart from a snapshot, as `baton run` on the local ledger takes one up: the replayed
+//! engine written as a snapshot (`executor::Snapshots::write`, timed) and taken up by a fresh
+//! coordinator's path (reading and checking the snapshot, then reading the log again to its mark
+//! and hashing it, `LogReader::resume`), timed against the replay.
 
 mod common;
 
@@ -36,7 +41,7 @@ use baton::agent::simulate::passing_report;
 use baton::check::Festival;
 use baton::engine::{Config, Engine, Event, Fact, Outcome, PaymentOrder, Sender};
 use baton::executor::log::to_event;
-use baton::executor::{LogReader, Wiring, fold_all, memo, setup};
+use baton::executor::{LogMark, LogReader, Snapshots, Wiring, fold_all, memo, setup};
 use baton::ledger::{LocalLedger, TopicId, TxId};
 use baton::wire::{self, Body, Envelope, Keyring};
 use serde_json::Value as Json;
@@ -64,10 +69,12 @@ fn main() {
     let built = started.elapsed();
     // The log was signed in this process: forget those signatures, as a reader in another would.
     wire::forget_checked();
-    let total = runtime.block_on(replay(&ledger, &wiring, &festival));
+    let (total, engine, mark) = runtime.block_on(replay(&ledger, &wiring, &festival));
     let baseline = runtime.block_on(baseline(&ledger, &wiring));
+    let restart = runtime.block_on(restart(&ledger, &wiring, &festival, &dir, engine, &mark));
     let split = runtime.block_on(split(&ledger, &wiring, &festival));
     report(&festival, built, &total, baseline, &split);
+    restart.report(&total);
     drop(ledger);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -296,24 +303,75 @@ fn intent(wiring: &Wiring, tx: TxId, payments: Vec<PaymentOrder>) -> Body {
     })
 }
 
-/// A fresh engine reads and folds the whole log.
-async fn replay(ledger: &LocalLedger, wiring: &Wiring, festival: &Arc<Festival>) -> Replayed {
+/// A fresh engine reads and folds the whole log, hashing it as a coordinator does.
+async fn replay(ledger: &LocalLedger, wiring: &Wiring, festival: &Arc<Festival>) -> (Replayed, Engine, LogMark) {
     let peak_before = common::reset_peak();
     let started = Instant::now();
     let mut engine = Engine::new(festival.clone(), &Config::default()).expect("engine");
-    let mut reader = LogReader::new(wiring);
+    let mut reader = LogReader::hashing(wiring);
     let messages = reader.poll(ledger).await.expect("the log reads");
     let read = started.elapsed();
     fold_all(&mut engine, wiring, &messages);
     let whole = started.elapsed();
     assert!(engine.rejections().is_empty(), "{:?}", engine.rejections().first());
     assert_eq!(engine.outcome(), Outcome::Finished);
-    Replayed {
+    let replayed = Replayed {
         messages: messages.len(),
         bytes: messages.iter().map(|(_, m)| m.payload.len()).sum(),
         whole,
         read,
         peak_mib: if peak_before { Some(common::peak_mib()) } else { None },
+    };
+    let mark = reader.mark().expect("a hashing reader has a mark");
+    (replayed, engine, mark)
+}
+
+/// What a restart from a snapshot measured.
+struct Restart {
+    bytes: u64,
+    write: Duration,
+    take_up: Duration,
+}
+
+/// Writes the replayed engine as a snapshot, then takes it up as a restarting coordinator does.
+async fn restart(
+    ledger: &LocalLedger,
+    wiring: &Wiring,
+    festival: &Arc<Festival>,
+    dir: &Path,
+    engine: Engine,
+    mark: &LogMark,
+) -> Restart {
+    let mut snapshots = Snapshots::new(dir, festival, &Config::default(), 1);
+    let started = Instant::now();
+    snapshots.write(&engine, mark).expect("the snapshot is written");
+    let write = started.elapsed();
+    let tasks = engine.task_views();
+    drop(engine);
+    let started = Instant::now();
+    let (restored, found) = snapshots
+        .read(festival)
+        .expect("the snapshot reads")
+        .expect("there is a snapshot");
+    let mut reader = LogReader::hashing(wiring);
+    let rest = reader.resume(ledger, &found).await.expect("the log reads");
+    let take_up = started.elapsed();
+    assert_eq!(rest.map(|r| r.len()), Some(0), "the log matches its snapshot");
+    assert_eq!(restored.task_views(), tasks);
+    let bytes = std::fs::metadata(snapshots.path()).map_or(0, |m| m.len());
+    Restart { bytes, write, take_up }
+}
+
+impl Restart {
+    fn report(&self, replay: &Replayed) {
+        let secs = self.take_up.as_secs_f64();
+        println!(
+            "restart   from a snapshot of {} MiB:    {:6.2} s  ({:.2}x the replay; writing it took {:.2} s)",
+            self.bytes / (1024 * 1024),
+            secs,
+            secs / replay.whole.as_secs_f64(),
+            self.write.as_secs_f64()
+        );
     }
 }
 
