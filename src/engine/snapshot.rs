@@ -143,7 +143,12 @@ impl Engine {
             }
         }
         engine.rejections = snapshot.rejections;
-        engine.intent_index = engine.intents_by_tx(&snapshot.intents);
+        engine.intent_index = snapshot
+            .intents
+            .iter()
+            .enumerate()
+            .map(|(i, intent)| (intent.tx.clone(), i))
+            .collect();
         engine.intents = snapshot.intents;
         engine.now = snapshot.now;
         engine.last_valid_start = snapshot.last_valid_start;
@@ -155,14 +160,6 @@ impl Engine {
         engine.applied = snapshot.applied;
         engine.recount();
         Ok(engine)
-    }
-
-    fn intents_by_tx(&self, intents: &[Intent]) -> super::StrMap<usize> {
-        intents
-            .iter()
-            .enumerate()
-            .map(|(i, intent)| (intent.tx.clone(), i))
-            .collect()
     }
 
     /// Counts again what follows from the tasks' states: tasks per state, open and active tasks,

@@ -99,15 +99,12 @@ impl LogReader {
             for (position, message) in batch {
                 if position <= mark.position {
                     digest = chain(&digest, &message);
-                    if position == mark.position && hex::encode(digest) != mark.digest {
-                        return Ok(None);
-                    }
                 } else {
                     rest.push((position, message));
                 }
             }
         }
-        if mark.position == 0 && mark.digest != hex::encode(digest) {
+        if hex::encode(digest) != mark.digest {
             return Ok(None);
         }
         for (_, message) in &rest {

@@ -65,16 +65,16 @@ fn write_group(conn: &Connection, group: &[Waiting]) {
         .iter()
         .flat_map(|w| w.payloads.iter().map(move |p| (&w.topic, p.as_slice())))
         .collect();
-    let together = super::write_on(conn, "submitting messages", |conn| topics::append_many(conn, &all));
-    if together.is_ok() || group.len() == 1 {
-        let mut together = together.map(|_| ());
-        for waiting in group {
-            // Only a group of one can fail here; its error goes to its caller as it is.
-            let result = std::mem::replace(&mut together, Ok(()));
-            answer(waiting, result);
-        }
-        return;
+    match super::write_on(conn, "submitting messages", |conn| topics::append_many(conn, &all)) {
+        Ok(_) => group.iter().for_each(|waiting| answer(waiting, Ok(()))),
+        // A group of one failed as it is: its error goes to its caller.
+        Err(e) if group.len() == 1 => answer(&group[0], Err(e)),
+        Err(_) => each_alone(conn, group),
     }
+}
+
+/// Writes each submission of `group` in its own transaction and answers it.
+fn each_alone(conn: &Connection, group: &[Waiting]) {
     for waiting in group {
         let one: Vec<(&TopicId, &[u8])> = waiting
             .payloads
