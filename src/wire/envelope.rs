@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::batch::Batch;
 use super::body::Body;
-use super::{MAX_MESSAGE_BYTES, WireError, decoded, schema};
+use super::{MAX_MESSAGE_BYTES, WireError, decoded, fast, schema};
 
 /// The topic a message travels on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -374,6 +374,14 @@ pub fn decode_shared(bytes: &[u8]) -> Result<Arc<(Envelope, Body)>, WireError> {
 
 /// [`decode`] from the bytes alone.
 fn decode_fresh(bytes: &[u8]) -> Result<(Envelope, Body), WireError> {
+    if let Some(message) = fast::decode(bytes) {
+        return Ok(message);
+    }
+    decode_full(bytes)
+}
+
+/// [`decode`] the long way, which gives the reason of a rejection.
+pub(super) fn decode_full(bytes: &[u8]) -> Result<(Envelope, Body), WireError> {
     let value: Value = serde_json::from_slice(bytes).map_err(|_| WireError::NotJson)?;
     schema::check(&value)?;
     let envelope: Envelope = serde_json::from_value(value).map_err(|e| WireError::Schema {

@@ -12,6 +12,9 @@
 //!
 //! [`decode`] checks a message against `schemas/message.schema.json` (embedded in the binary)
 //! before it reads it into a [`Body`]; [`verify`] checks its signature against a sender's key.
+//! A well-formed message is read straight into its fields and checked by hand to the schema's
+//! effect, its payload against its own type's schema (`fast`); anything else goes the long
+//! way, which gives the reason of a rejection.
 //!
 //! What this module never does: it talks to no ledger and no network, and reads or writes no
 //! file except the [`Keyring`]'s own file, and only when asked to.
@@ -20,6 +23,9 @@ mod batch;
 mod body;
 mod decoded;
 mod envelope;
+mod fast;
+#[cfg(test)]
+mod fast_tests;
 mod keyring;
 mod keys;
 #[cfg(test)]

@@ -6,6 +6,7 @@ use jsonschema::Validator;
 use serde_json::Value;
 
 use super::WireError;
+use super::envelope::MessageType;
 
 /// `schemas/message.schema.json`: the envelope and, per message type, its payload.
 pub const MESSAGE_SCHEMA: &str = include_str!("../../schemas/message.schema.json");
@@ -25,6 +26,38 @@ fn validator() -> Result<&'static Validator, WireError> {
     VALIDATOR.get_or_init(compile).as_ref().map_err(|e| WireError::Schema {
         reason: format!("internal error, a bug in baton: the embedded message schema does not compile: {e}"),
     })
+}
+
+/// The payload schema of each message type, `$defs/<type>` (`None` for a type whose payload is
+/// any object), in [`MessageType::ALL`]'s order.
+type PayloadValidators = Vec<Option<Validator>>;
+
+fn compile_payloads() -> Result<PayloadValidators, String> {
+    let schema: Value = serde_json::from_str(MESSAGE_SCHEMA).map_err(|e| e.to_string())?;
+    let defs = schema.get("$defs").cloned().unwrap_or_default();
+    MessageType::ALL
+        .iter()
+        .map(|kind| {
+            if defs.get(kind.as_str()).is_none() {
+                return Ok(None);
+            }
+            let one = serde_json::json!({
+                "$schema": schema.get("$schema"),
+                "$defs": defs,
+                "$ref": format!("#/$defs/{kind}"),
+            });
+            jsonschema::options().build(&one).map(Some).map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+/// Whether a payload fits its type's schema: what the message schema asks of `payload` once the
+/// message's `type` is known. `None` when the schema does not compile (the full check says so).
+pub(super) fn payload_fits(kind: MessageType, payload: &Value) -> Option<bool> {
+    static PAYLOADS: OnceLock<Result<PayloadValidators, String>> = OnceLock::new();
+    let validators = PAYLOADS.get_or_init(compile_payloads).as_ref().ok()?;
+    let at = MessageType::ALL.iter().position(|k| *k == kind)?;
+    Some(validators.get(at)?.as_ref().is_none_or(|v| v.is_valid(payload)))
 }
 
 /// Checks a message against the schema.

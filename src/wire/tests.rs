@@ -25,7 +25,7 @@ fn payment(task: &str, amount: i64) -> IntendedPayment {
 }
 
 /// One body of every message type.
-fn samples() -> Vec<Body> {
+pub(super) fn samples() -> Vec<Body> {
     vec![
         Body::TaskAssignment(Assignment {
             task_id: "t1".into(),

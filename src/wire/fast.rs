@@ -1,0 +1,127 @@
+//! Decoding a well-formed message without building the whole document first.
+//!
+//! [`super::decode`] reads bytes into a JSON document, checks it against the message schema and
+//! then reads the envelope and body out of it. For the messages baton itself writes, which are
+//! nearly all it reads, most of that work is the document: every envelope field a string in a
+//! map, checked by the schema's patterns and its chain of `if`/`then` by type, then moved again
+//! into the envelope. Here the envelope's fields are read straight into their places, checked by
+//! hand against exactly what the schema asks of them, and only the payload is kept as a document
+//! and checked against its own type's schema.
+//!
+//! This path never decides a rejection: anything it does not accept, for whatever reason (a
+//! field missing, a string with an escape, a duplicate key, a number written as `1.0`), goes to
+//! the full decode, which gives the answer and the reason. What it accepts is what the full decode
+//! accepts, field for field; `fast_tests` holds it to that over every kind of message and many
+//! mutations of each.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use super::batch::Batch;
+use super::body::Body;
+use super::envelope::{Envelope, MessageType};
+use super::schema;
+
+/// The envelope as it stands in the bytes. Strings are borrowed, so one with an escape fails to
+/// read here and takes the full decode.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    id: &'a str,
+    festival: &'a str,
+    sender: &'a str,
+    #[serde(default, borrow, deserialize_with = "present")]
+    recipient: Option<&'a str>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    task_id: Option<&'a str>,
+    sequence_num: u64,
+    timestamp: &'a str,
+    payload: Value,
+    signature: &'a str,
+    /// Read as a document: a struct would also read from an array, which the schema refuses.
+    #[serde(default, deserialize_with = "present_value")]
+    batch: Option<Value>,
+}
+
+/// An optional string that, when given, is a string: `null` is not a way to leave it out.
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de str>, D::Error> {
+    <&'de str>::deserialize(deserializer).map(Some)
+}
+
+/// An optional field that, when given, is kept as it is, `null` included (which the check
+/// refuses).
+fn present_value<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
+/// The message in `bytes` when it is well formed and this path can tell; `None` sends it to the
+/// full decode.
+pub(super) fn decode(bytes: &[u8]) -> Option<(Envelope, Body)> {
+    // A struct reads from an array too; the schema wants an object.
+    let first = bytes.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))?;
+    if *first != b'{' {
+        return None;
+    }
+    let raw: Raw<'_> = serde_json::from_slice(bytes).ok()?;
+    let kind: MessageType = raw.kind.parse().ok()?;
+    let fits = hex(raw.id, 32..=32)
+        && text(raw.festival, 200)
+        && text(raw.sender, 200)
+        && raw.recipient.is_none_or(|r| text(r, 200))
+        && raw.task_id.is_none_or(|t| text(t, 200))
+        && !raw.timestamp.is_empty()
+        && hex(raw.signature, 128..=128)
+        && raw.payload.is_object()
+        && schema::payload_fits(kind, &raw.payload)?;
+    if !fits {
+        return None;
+    }
+    let batch = match &raw.batch {
+        Some(value) => Some(batch(value)?),
+        None => None,
+    };
+    let body = Body::from_payload(kind, &raw.payload).ok()?;
+    let envelope = Envelope {
+        kind,
+        id: raw.id.to_owned(),
+        festival: raw.festival.to_owned(),
+        sender: raw.sender.to_owned(),
+        recipient: raw.recipient.map(str::to_owned),
+        task_id: raw.task_id.map(str::to_owned),
+        sequence_num: raw.sequence_num,
+        timestamp: raw.timestamp.to_owned(),
+        payload: raw.payload,
+        signature: Some(raw.signature.to_owned()),
+        batch,
+    };
+    Some((envelope, body))
+}
+
+/// The schema's `batch`: exactly `index` (0 to 65,535), `size` (2 to 65,536) and `path` (64 to
+/// 1,024 lowercase hex characters).
+fn batch(value: &Value) -> Option<Batch> {
+    let map = value.as_object()?;
+    if map.len() != 3 {
+        return None;
+    }
+    let index = map.get("index")?.as_u64().filter(|i| *i <= 65_535)?;
+    let size = map.get("size")?.as_u64().filter(|s| (2..=65_536).contains(s))?;
+    let path = map.get("path")?.as_str().filter(|p| hex(p, 64..=1024))?;
+    Some(Batch {
+        index: u32::try_from(index).ok()?,
+        size: u32::try_from(size).ok()?,
+        path: path.to_owned(),
+    })
+}
+
+/// A string of 1 to `max` characters (the schema counts characters, not bytes).
+fn text(s: &str, max: usize) -> bool {
+    !s.is_empty() && (s.len() <= max || s.chars().count() <= max)
+}
+
+/// Lowercase hex of a length in `len` (hex is ASCII: bytes are characters).
+fn hex(s: &str, len: std::ops::RangeInclusive<usize>) -> bool {
+    len.contains(&s.len()) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
