@@ -3,6 +3,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 
+mod upgrade;
 mod waiting;
 
 /// A fresh directory under the system's temp dir, removed when dropped.
