@@ -59,11 +59,18 @@ pub(crate) fn get(key: &Key) -> Option<Message> {
 
 /// Keeps a message decoded from bytes with this key.
 pub(crate) fn keep(key: Key, message: &Message) {
-    let mut decoded = DECODED.lock().unwrap_or_else(PoisonError::into_inner);
-    if decoded.current.len() >= GENERATION {
-        decoded.previous = std::mem::take(&mut decoded.current);
-    }
-    decoded.current.insert(key, message.clone());
+    let forgotten = {
+        let mut decoded = DECODED.lock().unwrap_or_else(PoisonError::into_inner);
+        let full = decoded.current.len() >= GENERATION;
+        let forgotten = full.then(|| {
+            let current = std::mem::replace(&mut decoded.current, HashMap::with_capacity(GENERATION));
+            std::mem::replace(&mut decoded.previous, current)
+        });
+        decoded.current.insert(key, message.clone());
+        forgotten
+    };
+    // The older generation's messages are freed after the lock, not while the replicas wait.
+    drop(forgotten);
 }
 
 /// Forgets every message decoded so far, as a fresh process starts.

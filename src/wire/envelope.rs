@@ -244,16 +244,51 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, u32::try_from(month).unwrap_or(1), u32::try_from(day).unwrap_or(1))
 }
 
+/// The envelope's [`canonical`] bytes and the offset in them where its `signature` field goes
+/// (after `sequence_num`), for [`encode_with`].
+pub(super) fn canonical_split(envelope: &Envelope) -> (Vec<u8>, usize) {
+    let mut out = Vec::with_capacity(512);
+    let at = write_envelope(envelope, false, &mut out);
+    (out, at)
+}
+
+/// What [`encode`] writes for `envelope`, from its canonical bytes and the signature's offset in
+/// them ([`canonical_split`]): its `batch` first, its `signature` at the offset, the rest copied.
+pub(super) fn encode_with(envelope: &Envelope, canonical: &[u8], at: usize) -> Vec<u8> {
+    let (Some(head), Some(tail)) = (canonical.get(1..at), canonical.get(at..)) else {
+        return encode(envelope);
+    };
+    let mut out = Vec::with_capacity(canonical.len() + 512);
+    out.push(b'{');
+    if let Some(batch) = &envelope.batch {
+        write_batch(batch, &mut out);
+    }
+    out.extend_from_slice(head);
+    if let Some(signature) = &envelope.signature {
+        write_string("signature", &mut out);
+        out.push(b':');
+        write_string(signature, &mut out);
+        out.push(b',');
+    }
+    out.extend_from_slice(tail);
+    out
+}
+
+fn write_batch(batch: &Batch, out: &mut Vec<u8>) {
+    out.extend_from_slice(format!("\"batch\":{{\"index\":{},\"path\":", batch.index).as_bytes());
+    write_string(&batch.path, out);
+    out.extend_from_slice(format!(",\"size\":{}}},", batch.size).as_bytes());
+}
+
 /// Writes the envelope as JSON with its keys sorted by their bytes (`batch`, `festival`, `id`,
 /// `payload`, `recipient`, `sender`, `sequence_num`, `signature`, `task_id`, `timestamp`, `type`),
 /// with or without `signature` and `batch`, straight from its fields: what a JSON object of it
-/// written by [`write_sorted`] would be, without building that object.
-fn write_envelope(envelope: &Envelope, with_signature: bool, out: &mut Vec<u8>) {
+/// written by [`write_sorted`] would be, without building that object. Returns the offset at
+/// which `signature` is (or would be) written.
+fn write_envelope(envelope: &Envelope, with_signature: bool, out: &mut Vec<u8>) -> usize {
     out.push(b'{');
     if with_signature && let Some(batch) = &envelope.batch {
-        out.extend_from_slice(format!("\"batch\":{{\"index\":{},\"path\":", batch.index).as_bytes());
-        write_string(&batch.path, out);
-        out.extend_from_slice(format!(",\"size\":{}}},", batch.size).as_bytes());
+        write_batch(batch, out);
     }
     let field = |out: &mut Vec<u8>, key: &str, text: &str| {
         write_string(key, out);
@@ -271,6 +306,7 @@ fn write_envelope(envelope: &Envelope, with_signature: bool, out: &mut Vec<u8>) 
     }
     field(out, "sender", &envelope.sender);
     out.extend_from_slice(format!("\"sequence_num\":{},", envelope.sequence_num).as_bytes());
+    let at = out.len();
     if with_signature && let Some(signature) = &envelope.signature {
         field(out, "signature", signature);
     }
@@ -282,6 +318,7 @@ fn write_envelope(envelope: &Envelope, with_signature: bool, out: &mut Vec<u8>) 
     out.push(b':');
     write_string(envelope.kind.as_str(), out);
     out.push(b'}');
+    at
 }
 
 /// The bytes a signature covers: the envelope's JSON without `signature` and `batch`, object keys sorted by

@@ -6,15 +6,19 @@
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use super::batch::{self, Batch, Hash};
-use super::envelope::{Envelope, canonical, encode};
+use super::envelope::{Envelope, canonical, canonical_split, encode, encode_with};
 use super::{WireError, seen};
 
 /// Signs the envelope with `key`, alone, replacing any signature it had.
 pub fn sign(envelope: &mut Envelope, key: &SigningKey) {
+    sign_canonical(envelope, key, &canonical(envelope));
+}
+
+/// [`sign`] for an envelope whose canonical bytes are `message`.
+fn sign_canonical(envelope: &mut Envelope, key: &SigningKey, message: &[u8]) {
     envelope.batch = None;
-    let message = canonical(envelope);
-    let signature = key.sign(&message).to_bytes();
-    seen::remember(seen::mark(&key.verifying_key(), &message, &signature));
+    let signature = key.sign(message).to_bytes();
+    seen::remember(seen::mark(&key.verifying_key(), message, &signature));
     envelope.signature = Some(hex::encode(signature));
 }
 
@@ -22,12 +26,19 @@ pub fn sign(envelope: &mut Envelope, key: &SigningKey) {
 /// and path in it, in batches of at most [`batch::SIGNED_TOGETHER`]; a single envelope (or one
 /// left over) is signed as [`sign`] would when alone.
 pub fn sign_all(envelopes: &mut [Envelope], key: &SigningKey) {
-    for part in envelopes.chunks_mut(batch::SIGNED_TOGETHER) {
-        if let [one] = part {
-            sign(one, key);
+    let canonicals: Vec<Vec<u8>> = envelopes.iter().map(canonical).collect();
+    sign_all_canonical(envelopes, key, &canonicals);
+}
+
+/// [`sign_all`] for envelopes whose canonical bytes are `canonicals`, in the same order.
+fn sign_all_canonical<B: AsRef<[u8]>>(envelopes: &mut [Envelope], key: &SigningKey, canonicals: &[B]) {
+    let parts = envelopes.chunks_mut(batch::SIGNED_TOGETHER);
+    for (part, bytes) in parts.zip(canonicals.chunks(batch::SIGNED_TOGETHER)) {
+        if let ([one], [message]) = (&mut *part, bytes) {
+            sign_canonical(one, key, message.as_ref());
             continue;
         }
-        let leaves: Vec<Hash> = part.iter().map(|e| batch::leaf(&canonical(e))).collect();
+        let leaves: Vec<Hash> = bytes.iter().map(|b| batch::leaf(b.as_ref())).collect();
         let (root, paths) = batch::tree(&leaves);
         let size = u32::try_from(part.len()).unwrap_or(u32::MAX);
         let signed = batch::signed_bytes(&root, size);
@@ -91,8 +102,20 @@ pub fn seal(envelope: &mut Envelope, key: &SigningKey) -> Vec<u8> {
 /// [`seal`] for messages published together: signed with [`sign_all`], each encoded.
 #[must_use]
 pub fn seal_all(envelopes: &mut [Envelope], key: &SigningKey) -> Vec<Vec<u8>> {
-    sign_all(envelopes, key);
-    envelopes.iter().map(|e| sealed(e, key)).collect()
+    // Each envelope's canonical bytes serve its leaf and then its encoding.
+    let canonicals: Vec<(Vec<u8>, usize)> = envelopes.iter().map(canonical_split).collect();
+    let bytes: Vec<&[u8]> = canonicals.iter().map(|(c, _)| c.as_slice()).collect();
+    sign_all_canonical(envelopes, key, &bytes);
+    let public = key.verifying_key();
+    envelopes
+        .iter()
+        .zip(&canonicals)
+        .map(|(envelope, (canonical, at))| {
+            let bytes = encode_with(envelope, canonical, *at);
+            seen::remember(seen::mark_bytes(&public, &bytes));
+            bytes
+        })
+        .collect()
 }
 
 /// The bytes of messages a sender publishes in one step: signed together ([`seal_all`]) when

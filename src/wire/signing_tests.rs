@@ -180,3 +180,22 @@ fn canonical_and_encoded_bytes_are_the_sorted_json_of_the_fields() {
         assert_eq!(encode(&envelope), sorted(&as_object(&envelope, true)));
     }
 }
+
+#[test]
+fn sealed_bytes_are_the_encoding_of_the_signed_envelopes() {
+    // Every kind of body, with a recipient, a task and without; alone, in a batch, and with one
+    // left over after a full batch.
+    let bodies = super::tests::samples();
+    for n in [1, 2, bodies.len(), SIGNED_TOGETHER + 1] {
+        let mut envelopes: Vec<Envelope> = bodies
+            .iter()
+            .cycle()
+            .take(n)
+            .enumerate()
+            .map(|(i, body)| Envelope::new(body.kind(), "fest-\"1\"", "agent-a", i as u64, body))
+            .collect();
+        let sealed = seal_all(&mut envelopes, &key(1));
+        let encoded: Vec<Vec<u8>> = envelopes.iter().map(encode).collect();
+        assert_eq!(sealed, encoded, "{n} messages");
+    }
+}
