@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::Connection;
 
-use super::{LedgerError, LocalLedger, topics};
+use super::recent::Recent;
+use super::{LedgerError, LocalLedger};
 use crate::ledger::TopicId;
 
 /// The answer to one submission, filled by the caller that wrote it.
@@ -44,7 +45,7 @@ impl LocalLedger {
             return done;
         }
         let group = std::mem::take(&mut *self.waiting.0.lock().unwrap_or_else(PoisonError::into_inner));
-        write_group(&conn, &group);
+        write_group(&conn, &group, &self.recent);
         drop(conn);
         take(&answer).unwrap_or_else(|| Err(LedgerError::Other("a submission was lost from its group".into())))
     }
@@ -59,29 +60,29 @@ fn answer(waiting: &Waiting, result: Result<(), LedgerError>) {
 }
 
 /// Writes every submission of `group` and answers each: all in one transaction, or, when that
-/// fails, each in its own.
-fn write_group(conn: &Connection, group: &[Waiting]) {
+/// fails, each in its own. What is written is kept in `recent` for this value's readers.
+fn write_group(conn: &Connection, group: &[Waiting], recent: &Recent) {
     let all: Vec<(&TopicId, &[u8])> = group
         .iter()
         .flat_map(|w| w.payloads.iter().map(move |p| (&w.topic, p.as_slice())))
         .collect();
-    match super::write_on(conn, "submitting messages", |conn| topics::append_many(conn, &all)) {
+    match super::append_kept_on(conn, recent, &all) {
         Ok(_) => group.iter().for_each(|waiting| answer(waiting, Ok(()))),
         // A group of one failed as it is: its error goes to its caller.
         Err(e) if group.len() == 1 => answer(&group[0], Err(e)),
-        Err(_) => each_alone(conn, group),
+        Err(_) => each_alone(conn, group, recent),
     }
 }
 
 /// Writes each submission of `group` in its own transaction and answers it.
-fn each_alone(conn: &Connection, group: &[Waiting]) {
+fn each_alone(conn: &Connection, group: &[Waiting], recent: &Recent) {
     for waiting in group {
         let one: Vec<(&TopicId, &[u8])> = waiting
             .payloads
             .iter()
             .map(|p| (&waiting.topic, p.as_slice()))
             .collect();
-        let result = super::write_on(conn, "submitting messages", |conn| topics::append_many(conn, &one));
+        let result = super::append_kept_on(conn, recent, &one);
         answer(waiting, result.map(|_| ()));
     }
 }
@@ -122,7 +123,7 @@ mod tests {
             waiting(&missing, &["lost"]),
             waiting(&topic, &["b1"]),
         ];
-        write_group(&ledger.lock().expect("the connection"), &group);
+        write_group(&ledger.lock().expect("the connection"), &group, &ledger.recent);
         let answers: Vec<_> = group.iter().map(|w| take(&w.answer).expect("answered")).collect();
         assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
         assert!(

@@ -12,6 +12,7 @@
 mod group;
 #[cfg(feature = "hedera")]
 mod network;
+mod recent;
 mod schedules;
 mod schema;
 #[cfg(test)]
@@ -57,6 +58,8 @@ pub struct LocalLedger {
     due_checked: Mutex<Option<Instant>>,
     /// Submissions waiting for the connection, written together ([`group`]).
     waiting: group::Queue,
+    /// What this value wrote lately, for its own readers ([`recent`]).
+    recent: recent::Recent,
 }
 
 /// How long a look for due schedules stays fresh: every submit and read looks, and looking costs
@@ -122,6 +125,7 @@ impl LocalLedger {
             notify: Notify::new(),
             due_checked: Mutex::new(None),
             waiting: group::Queue::default(),
+            recent: recent::Recent::default(),
         })
     }
 
@@ -143,7 +147,7 @@ impl LocalLedger {
     pub fn submit_many(&self, messages: &[(TopicId, Vec<u8>)]) -> Result<Vec<(u64, ConsensusTime)>, LedgerError> {
         self.run_due()?;
         let messages: Vec<(&TopicId, &[u8])> = messages.iter().map(|(t, p)| (t, p.as_slice())).collect();
-        let written = self.write("submitting messages", |conn| topics::append_many(conn, &messages))?;
+        let written = self.append_kept(&messages)?;
         self.notify.notify_waiters();
         Ok(written)
     }
@@ -162,13 +166,32 @@ impl LocalLedger {
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed if `f` returns `Ok`, rolled back
     /// otherwise.
+    /// A write that may append messages: what [`recent`] kept is forgotten.
     fn write<T>(
         &self,
         operation: &'static str,
         f: impl FnOnce(&Connection) -> Result<T, LedgerError>,
     ) -> Result<T, LedgerError> {
         let conn = self.lock()?;
+        let written = write_on(&conn, operation, f);
+        self.recent.forget();
+        written
+    }
+
+    /// [`Self::write`] for a write that appends no message (accounts, tokens, transfers).
+    fn write_apart<T>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&Connection) -> Result<T, LedgerError>,
+    ) -> Result<T, LedgerError> {
+        let conn = self.lock()?;
         write_on(&conn, operation, f)
+    }
+
+    /// Appends messages in one transaction and keeps them for this value's readers.
+    fn append_kept(&self, messages: &[(&TopicId, &[u8])]) -> Result<Vec<(u64, ConsensusTime)>, LedgerError> {
+        let conn = self.lock()?;
+        append_kept_on(&conn, &self.recent, messages)
     }
 
     /// Executes the scheduled transactions that are due, each exactly once across every process.
@@ -194,7 +217,12 @@ impl LocalLedger {
 
     fn messages_now(&self, topic: &TopicId, after: u64, limit: usize) -> Result<Vec<TopicMessage>, LedgerError> {
         self.run_due()?;
-        self.read(|conn| topics::messages(conn, topic, after, limit))
+        self.read(|conn| {
+            if let Some(found) = self.recent.after(data_version(conn)?, topic, after, limit) {
+                return Ok(found);
+            }
+            topics::messages(conn, topic, after, limit)
+        })
     }
 }
 
@@ -205,9 +233,12 @@ impl Ledger for LocalLedger {
 
     async fn submit(&self, topic: &TopicId, payload: &[u8]) -> Result<(u64, ConsensusTime), LedgerError> {
         self.run_due()?;
-        let written = self.write("submitting a message", |conn| topics::append(conn, topic, payload))?;
+        let written = self.append_kept(&[(topic, payload)])?;
         self.notify.notify_waiters();
-        Ok(written)
+        written
+            .into_iter()
+            .next()
+            .ok_or_else(|| LedgerError::Other("a submitted message was not numbered".into()))
     }
 
     async fn submit_all(&self, topic: &TopicId, payloads: &[Vec<u8>]) -> Result<(), LedgerError> {
@@ -255,7 +286,7 @@ impl Ledger for LocalLedger {
     }
 
     async fn ensure_account(&self, account: &AccountId, public_key: &[u8; 32]) -> Result<(), LedgerError> {
-        self.write("creating an account", |conn| {
+        self.write_apart("creating an account", |conn| {
             tokens::ensure_account(conn, account, public_key)
         })
     }
@@ -285,11 +316,11 @@ impl Ledger for LocalLedger {
             treasury,
             supply,
         };
-        self.write("creating a token", |conn| tokens::ensure_token(conn, &token))
+        self.write_apart("creating a token", |conn| tokens::ensure_token(conn, &token))
     }
 
     async fn associate(&self, account: &AccountId, token: &TokenId) -> Result<(), LedgerError> {
-        self.write("associating an account with a token", |conn| {
+        self.write_apart("associating an account with a token", |conn| {
             tokens::associate(conn, account, token)
         })
     }
@@ -301,7 +332,7 @@ impl Ledger for LocalLedger {
         moves: &[TokenMove],
         memo: &str,
     ) -> Result<Receipt, LedgerError> {
-        self.write("transferring tokens", |conn| {
+        self.write_apart("transferring tokens", |conn| {
             tokens::transfer(conn, tx, token, moves, memo)
         })
     }
@@ -344,6 +375,30 @@ fn write_on<T>(
         let _ = conn.exec("ROLLBACK", []);
     }
     done
+}
+
+/// Appends messages in one transaction on `conn` and keeps them in `recent`, with the
+/// connection's `data_version` read inside the transaction: a write by another connection after
+/// this commit changes it, and the kept runs are dropped at the next read.
+fn append_kept_on(
+    conn: &Connection,
+    recent: &recent::Recent,
+    messages: &[(&TopicId, &[u8])],
+) -> Result<Vec<(u64, ConsensusTime)>, LedgerError> {
+    let (written, version) = write_on(conn, "submitting messages", |conn| {
+        Ok((topics::append_many(conn, messages)?, data_version(conn)?))
+    })?;
+    recent.wrote(
+        version,
+        messages.iter().zip(&written).map(|((t, p), (s, c))| (*t, *s, *c, *p)),
+    );
+    Ok(written)
+}
+
+/// The connection's `data_version`: it changes when another connection commits.
+fn data_version(conn: &Connection) -> Result<i64, LedgerError> {
+    conn.row("PRAGMA data_version", [], |row| row.get(0))
+        .during("looking for other writers")
 }
 
 /// The wall clock, in ns since the Unix epoch (0 before it, `i64::MAX` past 2262).

@@ -217,6 +217,41 @@ async fn two_ledgers_on_one_dir_are_one_ledger() -> TestResult {
     Ok(())
 }
 
+#[tokio::test]
+async fn reads_of_what_a_value_wrote_itself_match_the_database_whoever_wrote_between() -> TestResult {
+    let scratch = Scratch::new();
+    let (a, b) = (scratch.open(), scratch.open());
+    let topic = a.create_topic("shared").await?;
+    let other = a.create_topic("other").await?;
+    // Runs of a's own writes broken by b's, on two topics, alone, in bulk and grouped.
+    for round in 0..4u8 {
+        a.submit(&topic, &[round, 1]).await?;
+        a.submit_all(&topic, &[vec![round, 2], vec![round, 3]]).await?;
+        a.submit_many(&[(other.clone(), vec![round, 4]), (topic.clone(), vec![round, 5])])?;
+        if round % 2 == 0 {
+            b.submit(&topic, &[round, 6]).await?;
+        }
+    }
+    // A value that wrote nothing reads everything from the database.
+    let fresh = scratch.open();
+    for t in [&topic, &other] {
+        let whole = fresh.messages(t, 0, 1000).await?;
+        for after in 0..=whole.len() as u64 + 1 {
+            for limit in [1, 3, 1000] {
+                let want: Vec<TopicMessage> = whole
+                    .iter()
+                    .filter(|m| m.sequence > after)
+                    .take(limit)
+                    .cloned()
+                    .collect();
+                let got = a.messages(t, after, limit).await?;
+                assert_eq!(got, want, "topic {t}, after {after}, limit {limit}");
+            }
+        }
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writers_get_distinct_sequences() -> TestResult {
     let scratch = Scratch::new();
