@@ -266,14 +266,17 @@ const MAX_CLAIM_CHARS: usize = 200;
 /// (token, accounts). What the message may do at its place in the log (who may send it, whether
 /// the task's lifecycle allows it, whether its id was seen before) is the engine's to judge.
 pub fn to_event(wiring: &Wiring, position: u64, message: &TopicMessage) -> Result<Event, Refusal> {
-    let decoded = wire::decode_shared(&message.payload).map_err(|e| claimed(&message.payload, e.to_string()))?;
+    // One hash of the bytes names them for the decoded-message memo and the signature memo.
+    let digest = wire::digest(&message.payload);
+    let decoded =
+        wire::decode_digested(&message.payload, &digest).map_err(|e| claimed(&message.payload, e.to_string()))?;
     let (envelope, body) = &*decoded;
     let task = match body {
         Body::PaymentIntent(i) => i.payments.first().map(|p| p.task_id.clone()),
         other => other.task_id().map(str::to_owned),
     };
     let checked = admitted(wiring, envelope, &message.topic).and_then(|(sender, key)| {
-        wire::verify_payload(&message.payload, envelope, key)
+        wire::verify_digested(&digest, envelope, key)
             .map(|()| sender)
             .map_err(|e| e.to_string())
     });

@@ -11,8 +11,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
-use sha2::{Digest as _, Sha256};
-
 use super::body::Body;
 use super::envelope::Envelope;
 
@@ -44,11 +42,6 @@ pub fn share() {
 /// Whether this process keeps what it decodes.
 pub(crate) fn shared() -> bool {
     SHARED.load(Ordering::Relaxed)
-}
-
-/// The key of a message's bytes.
-pub(crate) fn key(bytes: &[u8]) -> Key {
-    Sha256::digest(bytes).into()
 }
 
 /// The message decoded from bytes with this key, if this process decoded it lately.

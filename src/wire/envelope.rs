@@ -394,13 +394,26 @@ pub fn decode(bytes: &[u8]) -> Result<(Envelope, Body), WireError> {
 /// # Errors
 /// As [`decode`].
 pub fn decode_shared(bytes: &[u8]) -> Result<Arc<(Envelope, Body)>, WireError> {
+    decode_with(bytes, || super::seen::digest(bytes))
+}
+
+/// [`decode_shared`] for bytes whose [`super::digest`] the reader has taken.
+///
+/// # Errors
+/// As [`decode`].
+pub fn decode_digested(bytes: &[u8], digest: &[u8; 32]) -> Result<Arc<(Envelope, Body)>, WireError> {
+    decode_with(bytes, || *digest)
+}
+
+/// [`decode_shared`] with the bytes' digest taken only when the memo is on.
+fn decode_with(bytes: &[u8], digest: impl FnOnce() -> [u8; 32]) -> Result<Arc<(Envelope, Body)>, WireError> {
     if bytes.len() > MAX_MESSAGE_BYTES {
         return Err(WireError::TooLarge);
     }
     if !decoded::shared() {
         return decode_fresh(bytes).map(Arc::new);
     }
-    let key = decoded::key(bytes);
+    let key = digest();
     if let Some(message) = decoded::get(&key) {
         return Ok(message);
     }

@@ -45,11 +45,12 @@ pub use body::{
 };
 pub use decoded::share as share_decoded;
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
-pub use envelope::{Envelope, MessageType, Topic, canonical, decode, decode_shared, encode, rfc3339};
+pub use envelope::{Envelope, MessageType, Topic, canonical, decode, decode_digested, decode_shared, encode, rfc3339};
 pub use keyring::Keyring;
 pub use keys::{generate_key, parse_public_key, parse_secret_key, public_hex, secret_hex};
 pub use schema::MESSAGE_SCHEMA;
-pub use signing::{forget_checked, seal, seal_all, seal_step, sign, sign_all, verify, verify_payload};
+pub use seen::digest;
+pub use signing::{forget_checked, seal, seal_all, seal_step, sign, sign_all, verify, verify_digested, verify_payload};
 
 /// The largest message [`decode`] reads, in bytes; anything larger is rejected before parsing.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;

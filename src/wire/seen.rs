@@ -37,11 +37,22 @@ pub(crate) fn mark(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> 
 
 /// The mark of a whole encoded message (signature included) good under `key`.
 pub(crate) fn mark_bytes(key: &VerifyingKey, payload: &[u8]) -> Mark {
+    mark_digest(key, &digest(payload))
+}
+
+/// [`mark_bytes`] from the message's [`digest`], which its reader has already taken.
+pub(crate) fn mark_digest(key: &VerifyingKey, digest: &Mark) -> Mark {
     let mut hasher = Sha256::new();
     hasher.update(b"payload");
     hasher.update(key.as_bytes());
-    hasher.update(payload);
+    hasher.update(digest);
     hasher.finalize().into()
+}
+
+/// SHA-256 of a message's bytes: what names them in [`mark_bytes`] and in the decoded-message
+/// memo, taken once per read.
+pub fn digest(bytes: &[u8]) -> Mark {
+    Sha256::digest(bytes).into()
 }
 
 /// Whether a signature with this mark was made or checked in this process.

@@ -150,7 +150,15 @@ pub fn forget_checked() {
 /// # Errors
 /// As [`verify`].
 pub fn verify_payload(payload: &[u8], envelope: &Envelope, key: &VerifyingKey) -> Result<(), WireError> {
-    let mark = seen::mark_bytes(key, payload);
+    verify_digested(&seen::digest(payload), envelope, key)
+}
+
+/// [`verify_payload`] from the payload's [`super::digest`], for a reader that took it to decode.
+///
+/// # Errors
+/// As [`verify`].
+pub fn verify_digested(digest: &[u8; 32], envelope: &Envelope, key: &VerifyingKey) -> Result<(), WireError> {
+    let mark = seen::mark_digest(key, digest);
     if seen::known(&mark) {
         return Ok(());
     }
