@@ -62,7 +62,7 @@ pub(super) struct Recent(Mutex<Runs>);
 
 impl Recent {
     /// Keeps messages just committed, in the order written (topic, sequence number, consensus
-    /// time and bytes), with the connection's `data_version` read after the commit.
+    /// time and bytes), with the connection's `data_version` read inside their transaction.
     pub(super) fn wrote<'a>(
         &self,
         version: i64,
@@ -77,7 +77,8 @@ impl Recent {
                 None => runs.entry(topic.clone()).or_default(),
             };
             if run.messages.is_empty() || run.next() != sequence {
-                // Someone else wrote in between (or nothing is kept yet): start again here.
+                // Nothing is kept yet, or a message this value did not keep came between (every
+                // write that may append one forgets the runs, so this only guards): start here.
                 run.first = sequence;
                 run.messages.clear();
             }
