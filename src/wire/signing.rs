@@ -110,11 +110,7 @@ pub fn seal_all(envelopes: &mut [Envelope], key: &SigningKey) -> Vec<Vec<u8>> {
     envelopes
         .iter()
         .zip(&canonicals)
-        .map(|(envelope, (canonical, at))| {
-            let bytes = encode_with(envelope, canonical, *at);
-            seen::remember(seen::mark_bytes(&public, &bytes));
-            bytes
-        })
+        .map(|(envelope, (canonical, at))| known_good(&public, encode_with(envelope, canonical, *at)))
         .collect()
 }
 
@@ -131,8 +127,12 @@ pub fn seal_step(envelopes: &mut [Envelope], key: &SigningKey, together: bool) -
 
 /// A signed envelope's bytes, known to this process as good.
 fn sealed(envelope: &Envelope, key: &SigningKey) -> Vec<u8> {
-    let bytes = encode(envelope);
-    seen::remember(seen::mark_bytes(&key.verifying_key(), &bytes));
+    known_good(&key.verifying_key(), encode(envelope))
+}
+
+/// The bytes of a message signed by `public`'s key, remembered as good.
+fn known_good(public: &VerifyingKey, bytes: Vec<u8>) -> Vec<u8> {
+    seen::remember(seen::mark_bytes(public, &bytes));
     bytes
 }
 
