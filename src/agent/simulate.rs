@@ -414,8 +414,8 @@ impl Sim {
         if self.outbox.is_empty() {
             return Ok(());
         }
-        let mut outbox = std::mem::take(&mut self.outbox);
-        let payloads = wire::seal_step(&mut outbox, &self.key, shared.ledger.batch_signatures());
+        let outbox = std::mem::take(&mut self.outbox);
+        let payloads = wire::seal_sent(outbox, &self.key, shared.ledger.batch_signatures());
         shared.ledger.submit_all(&shared.wiring.status_topic, &payloads).await?;
         Ok(())
     }

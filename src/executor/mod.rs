@@ -251,8 +251,8 @@ impl<L: Ledger> Coordinator<L> {
         if self.outbox.is_empty() {
             return Ok(());
         }
-        let mut outbox = std::mem::take(&mut self.outbox);
-        let payloads = wire::seal_step(&mut outbox, &self.key, self.ledger.batch_signatures());
+        let outbox = std::mem::take(&mut self.outbox);
+        let payloads = wire::seal_sent(outbox, &self.key, self.ledger.batch_signatures());
         self.ledger.submit_all(&self.wiring.tasks_topic, &payloads).await?;
         Ok(())
     }

@@ -66,6 +66,15 @@ pub(crate) fn keep(key: Key, message: &Message) {
     drop(forgotten);
 }
 
+/// Keeps a message this process sends, under the digest of its bytes, as its readers here would
+/// decode it ([`super::fast::as_read`]) when that can be told without reading the bytes; else
+/// they decode the bytes when they read them.
+pub(crate) fn keep_sent(bytes: &[u8], envelope: Envelope) {
+    if let Some(body) = super::fast::as_read(&envelope) {
+        keep(super::digest(bytes), &Arc::new((envelope, body)));
+    }
+}
+
 /// Forgets every message decoded so far, as a fresh process starts.
 pub(crate) fn forget() {
     *DECODED.lock().unwrap_or_else(PoisonError::into_inner) = Decoded::default();

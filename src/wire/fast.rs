@@ -66,16 +66,17 @@ pub(super) fn decode(bytes: &[u8]) -> Option<(Envelope, Body)> {
     }
     let raw: Raw<'_> = serde_json::from_slice(bytes).ok()?;
     let kind: MessageType = raw.kind.parse().ok()?;
-    let fits = hex(raw.id, 32..=32)
-        && text(raw.festival, 200)
-        && text(raw.sender, 200)
-        && raw.recipient.is_none_or(|r| text(r, 200))
-        && raw.task_id.is_none_or(|t| text(t, 200))
-        && !raw.timestamp.is_empty()
-        && hex(raw.signature, 128..=128)
-        && raw.payload.is_object()
-        && schema::payload_fits(kind, &raw.payload)?;
-    if !fits {
+    let fields = Fields {
+        id: raw.id,
+        festival: raw.festival,
+        sender: raw.sender,
+        recipient: raw.recipient,
+        task_id: raw.task_id,
+        timestamp: raw.timestamp,
+        signature: raw.signature,
+        payload: &raw.payload,
+    };
+    if !fields.fit(kind)? {
         return None;
     }
     let batch = match &raw.batch {
@@ -99,6 +100,71 @@ pub(super) fn decode(bytes: &[u8]) -> Option<(Envelope, Body)> {
     Some((envelope, body))
 }
 
+/// The body that [`decode`] reads from the bytes of this signed envelope ([`super::encode`]),
+/// worked out from the envelope itself: what a sender keeps for its readers in this process
+/// ([`super::decoded::keep_sent`]). `None` unless [`decode`] takes those bytes: every string of
+/// the envelope written without an escape, and every field as the schema asks. The bytes would
+/// give back the envelope's own fields, so the same checks on them give the same answer.
+pub(super) fn as_read(envelope: &Envelope) -> Option<Body> {
+    let signature = envelope.signature.as_deref()?;
+    let fields = Fields {
+        id: &envelope.id,
+        festival: &envelope.festival,
+        sender: &envelope.sender,
+        recipient: envelope.recipient.as_deref(),
+        task_id: envelope.task_id.as_deref(),
+        timestamp: &envelope.timestamp,
+        signature,
+        payload: &envelope.payload,
+    };
+    let plain = fields.strings().all(written_plain);
+    if !plain || !fields.fit(envelope.kind)? || !envelope.batch.as_ref().is_none_or(batch_fits) {
+        return None;
+    }
+    Body::from_payload(envelope.kind, &envelope.payload).ok()
+}
+
+/// The envelope's fields that the schema bounds, as read from the bytes or as held by an
+/// envelope.
+struct Fields<'a> {
+    id: &'a str,
+    festival: &'a str,
+    sender: &'a str,
+    recipient: Option<&'a str>,
+    task_id: Option<&'a str>,
+    timestamp: &'a str,
+    signature: &'a str,
+    payload: &'a Value,
+}
+
+impl<'a> Fields<'a> {
+    /// Whether the fields are what the schema asks of a message of type `kind`; `None` when
+    /// its payload cannot be told here.
+    fn fit(&self, kind: MessageType) -> Option<bool> {
+        Some(
+            hex(self.id, 32..=32)
+                && text(self.festival, 200)
+                && text(self.sender, 200)
+                && self.recipient.is_none_or(|r| text(r, 200))
+                && self.task_id.is_none_or(|t| text(t, 200))
+                && !self.timestamp.is_empty()
+                && hex(self.signature, 128..=128)
+                && self.payload.is_object()
+                && schema::payload_fits(kind, self.payload)?,
+        )
+    }
+
+    /// The strings among them.
+    fn strings(&self) -> impl Iterator<Item = &'a str> {
+        let (id, festival, sender, timestamp, signature) =
+            (self.id, self.festival, self.sender, self.timestamp, self.signature);
+        [id, festival, sender, timestamp, signature]
+            .into_iter()
+            .chain(self.recipient)
+            .chain(self.task_id)
+    }
+}
+
 /// The schema's `batch`: exactly `index` (0 to 65,535), `size` (2 to 65,536) and `path` (64 to
 /// 1,024 lowercase hex characters).
 fn batch(value: &Value) -> Option<Batch> {
@@ -106,14 +172,23 @@ fn batch(value: &Value) -> Option<Batch> {
     if map.len() != 3 {
         return None;
     }
-    let index = map.get("index")?.as_u64().filter(|i| *i <= 65_535)?;
-    let size = map.get("size")?.as_u64().filter(|s| (2..=65_536).contains(s))?;
-    let path = map.get("path")?.as_str().filter(|p| hex(p, 64..=1024))?;
-    Some(Batch {
-        index: u32::try_from(index).ok()?,
-        size: u32::try_from(size).ok()?,
-        path: path.to_owned(),
-    })
+    let batch = Batch {
+        index: u32::try_from(map.get("index")?.as_u64()?).ok()?,
+        size: u32::try_from(map.get("size")?.as_u64()?).ok()?,
+        path: map.get("path")?.as_str()?.to_owned(),
+    };
+    batch_fits(&batch).then_some(batch)
+}
+
+/// Whether a batch place is what the schema asks.
+fn batch_fits(batch: &Batch) -> bool {
+    batch.index <= 65_535 && (2..=65_536).contains(&batch.size) && hex(&batch.path, 64..=1024)
+}
+
+/// Whether JSON writes the string as it is, without an escape (a quote, a backslash or a control
+/// character), as a borrowed string in [`Raw`] must be.
+fn written_plain(s: &str) -> bool {
+    !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)
 }
 
 /// A string of 1 to `max` characters (the schema counts characters, not bytes).

@@ -53,6 +53,9 @@ fn replacements() -> Vec<Value> {
         json!("approve"),
         json!("0.0.1"),
         json!("0.0.1@1.000000001"),
+        json!("a \"quoted\" name"),
+        json!("back\\slash"),
+        json!("two\nlines"),
     ];
     for len in [31, 32, 33, 63, 64, 127, 128, 129, 200, 201, 1024, 1025] {
         values.push(json!("a".repeat(len)));
@@ -206,4 +209,31 @@ fn the_fast_decode_leaves_odd_texts_to_the_full_decode() {
     );
     assert!(!fast_agrees(text.replacen(&batch, &items, 1).as_bytes()));
     assert!(fast_agrees(text.as_bytes()));
+}
+
+/// What a sender keeps for its readers ([`fast::as_read`]) is what the fast decode reads from the
+/// envelope's bytes, and it keeps nothing the fast decode would not take: over every message and
+/// every mutation of it that still makes an envelope.
+#[test]
+fn a_sent_message_is_kept_as_its_bytes_decode() {
+    let (mut kept, mut total) = (0, 0);
+    for message in messages() {
+        let mut mutated = vec![message.clone()];
+        mutations_at(&message, &[], &mut mutated);
+        for copy in mutated {
+            let Ok(envelope) = serde_json::from_value::<Envelope>(copy) else {
+                continue;
+            };
+            let bytes = encode(&envelope);
+            let read = fast::decode(&bytes).map(|(read, body)| {
+                assert_eq!(read, envelope, "the bytes give back the envelope");
+                body
+            });
+            let as_read = fast::as_read(&envelope);
+            assert_eq!(as_read, read, "{}", String::from_utf8_lossy(&bytes));
+            kept += usize::from(as_read.is_some());
+            total += 1;
+        }
+    }
+    assert!(kept > 100 && kept < total / 2, "{kept} of {total} kept");
 }

@@ -50,7 +50,9 @@ pub use keyring::Keyring;
 pub use keys::{generate_key, parse_public_key, parse_secret_key, public_hex, secret_hex};
 pub use schema::MESSAGE_SCHEMA;
 pub use seen::digest;
-pub use signing::{forget_checked, seal, seal_all, seal_step, sign, sign_all, verify, verify_digested, verify_payload};
+pub use signing::{
+    forget_checked, seal, seal_all, seal_sent, seal_step, sign, sign_all, verify, verify_digested, verify_payload,
+};
 
 /// The largest message [`decode`] reads, in bytes; anything larger is rejected before parsing.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;

@@ -7,7 +7,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use super::batch::{self, Batch, Hash};
 use super::envelope::{Envelope, canonical, canonical_split, encode, encode_with};
-use super::{WireError, seen};
+use super::{WireError, decoded, seen};
 
 /// Signs the envelope with `key`, alone, replacing any signature it had.
 pub fn sign(envelope: &mut Envelope, key: &SigningKey) {
@@ -123,6 +123,20 @@ pub fn seal_step(envelopes: &mut [Envelope], key: &SigningKey, together: bool) -
     } else {
         envelopes.iter_mut().map(|e| seal(e, key)).collect()
     }
+}
+
+/// [`seal_step`] for the messages of a step this process sends and reads back: where it keeps
+/// what it decodes ([`super::decoded`]), each message is kept as its readers here would decode
+/// its bytes, so that they do not read them again.
+#[must_use]
+pub fn seal_sent(mut envelopes: Vec<Envelope>, key: &SigningKey, together: bool) -> Vec<Vec<u8>> {
+    let bytes = seal_step(&mut envelopes, key, together);
+    if decoded::shared() {
+        for (envelope, sealed) in envelopes.into_iter().zip(&bytes) {
+            decoded::keep_sent(sealed, envelope);
+        }
+    }
+    bytes
 }
 
 /// A signed envelope's bytes, known to this process as good.
