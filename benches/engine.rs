@@ -15,6 +15,10 @@
 
 mod common;
 
+/// The allocator the `baton` binary runs the engine with (src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::time::Duration;
 
