@@ -185,8 +185,10 @@ fn chain(before: &[u8; 32], message: &TopicMessage) -> [u8; 32] {
 }
 
 /// Batches of at least this many messages are checked on every core (each message's decoding and
-/// signature are independent of the others); smaller ones on the caller's thread.
-const PARALLEL_FROM: usize = 64;
+/// signature are independent of the others); smaller ones on the caller's thread. A live run's
+/// polls bring a step's messages, most of them kept decoded by their sender in this process, for
+/// which starting the threads costs more than checking on one; a replay reads thousands at once.
+const PARALLEL_FROM: usize = 1024;
 /// The cores this process may use, asked once: asking costs a system call and a parse of the
 /// process's CPU set, which showed in profiles of polls of a few messages.
 static CORES: std::sync::LazyLock<usize> =
