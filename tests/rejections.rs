@@ -423,7 +423,7 @@ impl Driver<'_> {
         found
             .expect("alice's agent sent a result for task `one`")
             .payload
-            .clone()
+            .to_vec()
     }
 }
 

@@ -9,9 +9,11 @@
 #[cfg(feature = "hedera")]
 pub mod hedera;
 mod local;
+mod payload;
 mod types;
 
 pub use local::LocalLedger;
+pub use payload::Payload;
 pub use types::{
     AccountId, ConsensusTime, LedgerError, MAX_TOKEN_MOVES, Receipt, ScheduleId, ScheduledOp, Status, TokenId,
     TokenMove, TopicId, TopicMessage, TxId,

@@ -141,7 +141,7 @@ pub struct TopicMessage {
     pub topic: TopicId,
     pub sequence: u64,
     pub consensus: ConsensusTime,
-    pub payload: Vec<u8>,
+    pub payload: super::Payload,
 }
 
 /// One account's side of a token transfer, in minor units: negative leaves, positive arrives.

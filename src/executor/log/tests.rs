@@ -27,7 +27,7 @@ fn on_status(payload: Vec<u8>) -> TopicMessage {
         topic: wiring().status_topic,
         sequence: 1,
         consensus: ConsensusTime(5),
-        payload,
+        payload: payload.into(),
     }
 }
 

@@ -280,7 +280,7 @@ fn message_of(topic: &TopicId, message: hiero_sdk::TopicMessage) -> TopicMessage
         topic: topic.clone(),
         sequence,
         consensus,
-        payload: message.contents,
+        payload: message.contents.into(),
     }
 }
 
@@ -293,7 +293,7 @@ mod tests {
             topic: TopicId("0.0.9".into()),
             sequence,
             consensus: ConsensusTime(consensus),
-            payload: vec![],
+            payload: Vec::new().into(),
         }
     }
 

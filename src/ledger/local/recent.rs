@@ -17,9 +17,9 @@
 //! [`LocalLedger`]: super::LocalLedger
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
-use crate::ledger::{ConsensusTime, TopicId, TopicMessage};
+use crate::ledger::{ConsensusTime, Payload, TopicId, TopicMessage};
 
 /// Messages kept per topic: readers in one process read a message soon after it is written.
 const KEEP: usize = 8192;
@@ -29,7 +29,7 @@ const KEEP: usize = 8192;
 #[derive(Default)]
 struct Run {
     first: u64,
-    messages: VecDeque<(ConsensusTime, Arc<[u8]>)>,
+    messages: VecDeque<(ConsensusTime, Payload)>,
 }
 
 impl Run {
@@ -82,7 +82,7 @@ impl Recent {
                 run.first = sequence;
                 run.messages.clear();
             }
-            run.messages.push_back((consensus, Arc::from(payload)));
+            run.messages.push_back((consensus, Payload::from(payload)));
             if run.messages.len() > KEEP {
                 run.messages.pop_front();
                 run.first += 1;
@@ -116,7 +116,7 @@ impl Recent {
                 topic: topic.clone(),
                 sequence,
                 consensus: *consensus,
-                payload: payload.to_vec(),
+                payload: payload.clone(),
             })
             .collect();
         Some(found)
@@ -169,7 +169,7 @@ mod tests {
                 topic: topic(),
                 sequence: 9,
                 consensus: ConsensusTime(90),
-                payload: 9u64.to_be_bytes().to_vec(),
+                payload: 9u64.to_be_bytes().to_vec().into(),
             }]
         );
     }

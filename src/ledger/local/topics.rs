@@ -76,7 +76,7 @@ pub(super) fn messages(
                 topic: topic.clone(),
                 sequence: sequence_number(row.get(0)?),
                 consensus: ConsensusTime(row.get(1)?),
-                payload: row.get(2)?,
+                payload: row.get::<_, Vec<u8>>(2)?.into(),
             })
         })
         .during("reading messages")?;
