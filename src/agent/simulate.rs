@@ -140,7 +140,12 @@ struct Sim {
     crashes: u64,
     /// Messages of this step, sent together at its end.
     outbox: Vec<Envelope>,
+    /// The reports it sends, passing and failing: the same for every piece of work.
+    reports: (Arc<Json>, Arc<Json>),
 }
+
+/// How long every piece of simulated work says it took, in its report.
+const REPORTED_MS: u64 = 100;
 
 /// Runs one simulated agent until `cancel` fires, following the log with its own replica.
 pub async fn run<L: Ledger + 'static>(
@@ -190,6 +195,10 @@ pub async fn crew<L: Ledger + 'static>(
             next_heartbeat: Instant::now(),
             crashes: 0,
             outbox: Vec::new(),
+            reports: (
+                Arc::new(passing_report(REPORTED_MS)),
+                Arc::new(failing_report(REPORTED_MS)),
+            ),
         };
         running.spawn(sim.run(shared.clone(), views.subscribe(), stop.clone()));
     }
@@ -363,14 +372,13 @@ impl Sim {
     }
 
     fn finish(&mut self, festival: &str, work: &Work, passes: bool) {
-        let ms = 100;
-        let report = if passes { passing_report(ms) } else { failing_report(ms) };
+        let report = if passes { &self.reports.0 } else { &self.reports.1 };
         let body = Body::TaskResult(TaskResult {
             task_id: work.task.clone(),
             status: ResultStatus::Completed,
-            output: Some(report.into()),
+            output: Some(report.clone()),
             error: None,
-            duration_ms: Some(ms),
+            duration_ms: Some(REPORTED_MS),
             attempt: Some(work.attempt),
         });
         self.send(festival, &body);
