@@ -155,7 +155,12 @@ impl LogReader {
 
     /// Waits until either topic has a message not read yet, `max` passes, or `cancel` fires.
     pub async fn wait<L: Ledger>(&self, ledger: &L, max: std::time::Duration, cancel: &CancellationToken) {
-        if !self.buffer.is_empty() {
+        if let Some(held) = self.buffer.first() {
+            // Read past the last poll's horizon and held back: the next poll gives it once the
+            // ledger's clock has reached it, which on the local ledger it has by now.
+            if ledger.now().await.is_ok_and(|now| now >= held.consensus) {
+                return;
+            }
             tokio::time::sleep(max.min(std::time::Duration::from_millis(2))).await;
             return;
         }
