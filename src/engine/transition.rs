@@ -49,6 +49,7 @@ impl Engine {
         let machine = &self.machines[lifecycle];
         let s = &mut self.tasks[t];
         let was_done = machine.done[s.state];
+        let ended = machine.terminal[to] && !machine.terminal[s.state];
         let was_initial = s.state == machine.initial;
         self.in_state[lifecycle][s.state] -= 1;
         self.in_state[lifecycle][to] += 1;
@@ -89,6 +90,9 @@ impl Engine {
             self.ready.remove(&t);
         }
         self.dirty.insert(t);
+        if ended {
+            self.release_reports(t);
+        }
         self.count_load(t, true);
         let now_acting = self.acting(t);
         if acting != now_acting {
@@ -97,6 +101,26 @@ impl Engine {
             }
             if let Some(a) = now_acting {
                 self.held[a].insert(t);
+            }
+        }
+    }
+
+    /// Drops the reports no gate can read any more, now that task `t` has ended: a report is read
+    /// by the gates of its own task and of the tasks that depend on it, and a task in a terminal
+    /// state runs none again. A festival's memory for reports then follows the tasks under way,
+    /// not every task it ran.
+    fn release_reports(&mut self, t: usize) {
+        let ended = |engine: &Self, task: usize| engine.machine(task).terminal[engine.tasks[task].state];
+        for d in self.festival.dependencies(t).into_iter().chain([t]) {
+            let node = self.festival.node(d);
+            let read_by_none = ended(self, d)
+                && self
+                    .festival
+                    .graph
+                    .neighbors_directed(node, petgraph::Direction::Outgoing)
+                    .all(|n| ended(self, n.index()));
+            if read_by_none {
+                self.tasks[d].report = None;
             }
         }
     }

@@ -18,6 +18,8 @@ pub(super) struct World {
     pub(super) pays: Vec<Vec<PaymentOrder>>,
     /// Most tasks held at once.
     peak_active: usize,
+    /// Gates run: (task, the upstream they were given, the states of its dependencies then).
+    pub(super) judged: Vec<(String, serde_json::Value, Vec<String>)>,
 }
 
 fn execute(run: &mut Run, world: &mut World, command: Command) {
@@ -34,8 +36,22 @@ fn execute(run: &mut Run, world: &mut World, command: Command) {
             world.assigned.push((task.clone(), agent.clone()));
             Fact::Assigned { task, agent, attempt }
         }
-        Command::RunGates { task, attempt, .. } => Fact::Judged {
-            passed: !world.failing.contains(&task),
+        Command::RunGates {
+            task,
+            attempt,
+            upstream,
+            ..
+        } => Fact::Judged {
+            passed: {
+                let t = run.engine.festival().index[&task];
+                let festival = run.engine.festival_shared();
+                let states = festival
+                    .dependencies(t)
+                    .into_iter()
+                    .map(|d| run.engine.task_view(d).state);
+                world.judged.push((task.clone(), upstream, states.collect()));
+                !world.failing.contains(&task)
+            },
             task,
             attempt,
             verdicts: json!([{"gate": "g", "pass": true, "reasons": []}]),

@@ -12,6 +12,7 @@ use super::*;
 
 mod flow;
 mod payments;
+mod reports;
 mod snapshot;
 
 pub(super) const SEC: Nanos = 1_000_000_000;
