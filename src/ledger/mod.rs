@@ -42,7 +42,7 @@ pub trait Ledger: Send + Sync {
     fn submit_all(
         &self,
         topic: &TopicId,
-        payloads: &[Vec<u8>],
+        payloads: &[Payload],
     ) -> impl Future<Output = Result<(), LedgerError>> + Send {
         async move {
             for payload in payloads {

@@ -25,6 +25,17 @@ impl Payload {
     }
 }
 
+impl Payload {
+    /// Bytes whose SHA-256 the caller has already taken (a sender names what it sends by it).
+    #[must_use]
+    pub fn digested(bytes: Vec<u8>, digest: [u8; 32]) -> Self {
+        Self(Arc::new(Shared {
+            bytes: bytes.into_boxed_slice(),
+            digest: OnceLock::from(digest),
+        }))
+    }
+}
+
 impl From<Vec<u8>> for Payload {
     fn from(bytes: Vec<u8>) -> Self {
         Self(Arc::new(Shared {

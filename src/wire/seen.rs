@@ -35,12 +35,8 @@ pub(crate) fn mark(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> 
     hasher.finalize().into()
 }
 
-/// The mark of a whole encoded message (signature included) good under `key`.
-pub(crate) fn mark_bytes(key: &VerifyingKey, payload: &[u8]) -> Mark {
-    mark_digest(key, &digest(payload))
-}
-
-/// [`mark_bytes`] from the message's [`digest`], which its reader has already taken.
+/// The mark of a whole encoded message (signature included) good under `key`, from the message's
+/// [`digest`].
 pub(crate) fn mark_digest(key: &VerifyingKey, digest: &Mark) -> Mark {
     let mut hasher = Sha256::new();
     hasher.update(b"payload");
@@ -49,7 +45,7 @@ pub(crate) fn mark_digest(key: &VerifyingKey, digest: &Mark) -> Mark {
     hasher.finalize().into()
 }
 
-/// SHA-256 of a message's bytes: what names them in [`mark_bytes`] and in the decoded-message
+/// SHA-256 of a message's bytes: what names them in [`mark_digest`] and in the decoded-message
 /// memo, taken once per read.
 pub fn digest(bytes: &[u8]) -> Mark {
     Sha256::digest(bytes).into()
@@ -63,11 +59,18 @@ pub(crate) fn known(mark: &Mark) -> bool {
 
 /// Records a signature made, or checked and found good.
 pub(crate) fn remember(mark: Mark) {
+    remember_all([mark]);
+}
+
+/// [`remember`] for several, under one lock.
+pub(crate) fn remember_all(marks: impl IntoIterator<Item = Mark>) {
     let mut seen = SEEN.lock().unwrap_or_else(PoisonError::into_inner);
-    if seen.current.len() >= GENERATION {
-        seen.previous = std::mem::take(&mut seen.current);
+    for mark in marks {
+        if seen.current.len() >= GENERATION {
+            seen.previous = std::mem::take(&mut seen.current);
+        }
+        seen.current.insert(mark);
     }
-    seen.current.insert(mark);
 }
 
 /// Forgets every signature made or checked so far, as a fresh process starts.

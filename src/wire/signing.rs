@@ -8,6 +8,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use super::batch::{self, Batch, Hash};
 use super::envelope::{Envelope, canonical, canonical_split, encode, encode_with};
 use super::{WireError, decoded, seen};
+use crate::ledger::Payload;
 
 /// Signs the envelope with `key`, alone, replacing any signature it had.
 pub fn sign(envelope: &mut Envelope, key: &SigningKey) {
@@ -95,59 +96,85 @@ pub fn verify(envelope: &Envelope, key: &VerifyingKey) -> Result<(), WireError> 
 /// [`verify_payload`] in this process knows these bytes without checking them again.
 #[must_use]
 pub fn seal(envelope: &mut Envelope, key: &SigningKey) -> Vec<u8> {
-    sign(envelope, key);
-    sealed(envelope, key)
+    let (bytes, _) = seal_digested(envelope, key);
+    bytes
 }
 
 /// [`seal`] for messages published together: signed with [`sign_all`], each encoded.
 #[must_use]
 pub fn seal_all(envelopes: &mut [Envelope], key: &SigningKey) -> Vec<Vec<u8>> {
-    // Each envelope's canonical bytes serve its leaf and then its encoding.
-    let canonicals: Vec<(Vec<u8>, usize)> = envelopes.iter().map(canonical_split).collect();
-    let bytes: Vec<&[u8]> = canonicals.iter().map(|(c, _)| c.as_slice()).collect();
-    sign_all_canonical(envelopes, key, &bytes);
-    let public = key.verifying_key();
-    envelopes
-        .iter()
-        .zip(&canonicals)
-        .map(|(envelope, (canonical, at))| known_good(&public, encode_with(envelope, canonical, *at)))
-        .collect()
+    bytes_of(seal_all_digested(envelopes, key))
 }
 
 /// The bytes of messages a sender publishes in one step: signed together ([`seal_all`]) when
 /// `together`, as a ledger that takes batches wants, else each alone ([`seal`]).
 #[must_use]
 pub fn seal_step(envelopes: &mut [Envelope], key: &SigningKey, together: bool) -> Vec<Vec<u8>> {
-    if together {
-        seal_all(envelopes, key)
-    } else {
-        envelopes.iter_mut().map(|e| seal(e, key)).collect()
-    }
+    bytes_of(seal_step_digested(envelopes, key, together))
 }
 
 /// [`seal_step`] for the messages of a step this process sends and reads back: where it keeps
 /// what it decodes ([`super::decoded`]), each message is kept as its readers here would decode
-/// its bytes, so that they do not read them again.
+/// its bytes, so that they do not read them again. The bytes come with their digest, which the
+/// ledger hands its readers here with them.
 #[must_use]
-pub fn seal_sent(mut envelopes: Vec<Envelope>, key: &SigningKey, together: bool) -> Vec<Vec<u8>> {
-    let bytes = seal_step(&mut envelopes, key, together);
+pub fn seal_sent(mut envelopes: Vec<Envelope>, key: &SigningKey, together: bool) -> Vec<Payload> {
+    let sealed = seal_step_digested(&mut envelopes, key, together);
     if decoded::shared() {
-        for (envelope, sealed) in envelopes.into_iter().zip(&bytes) {
-            decoded::keep_sent(sealed, envelope);
+        for (envelope, (_, digest)) in envelopes.into_iter().zip(&sealed) {
+            decoded::keep_sent(*digest, envelope);
         }
     }
-    bytes
+    sealed
+        .into_iter()
+        .map(|(bytes, digest)| Payload::digested(bytes, digest))
+        .collect()
 }
 
-/// A signed envelope's bytes, known to this process as good.
-fn sealed(envelope: &Envelope, key: &SigningKey) -> Vec<u8> {
-    known_good(&key.verifying_key(), encode(envelope))
+/// A sealed message's bytes and their [`super::digest`], which names them in the memos.
+type Sealed = (Vec<u8>, [u8; 32]);
+
+fn bytes_of(sealed: Vec<Sealed>) -> Vec<Vec<u8>> {
+    sealed.into_iter().map(|(bytes, _)| bytes).collect()
 }
 
-/// The bytes of a message signed by `public`'s key, remembered as good.
-fn known_good(public: &VerifyingKey, bytes: Vec<u8>) -> Vec<u8> {
-    seen::remember(seen::mark_bytes(public, &bytes));
-    bytes
+fn seal_digested(envelope: &mut Envelope, key: &SigningKey) -> Sealed {
+    sign(envelope, key);
+    let sealed = digested(encode(envelope));
+    known_good(&key.verifying_key(), std::slice::from_ref(&sealed));
+    sealed
+}
+
+fn seal_all_digested(envelopes: &mut [Envelope], key: &SigningKey) -> Vec<Sealed> {
+    // Each envelope's canonical bytes serve its leaf and then its encoding.
+    let canonicals: Vec<(Vec<u8>, usize)> = envelopes.iter().map(canonical_split).collect();
+    let bytes: Vec<&[u8]> = canonicals.iter().map(|(c, _)| c.as_slice()).collect();
+    sign_all_canonical(envelopes, key, &bytes);
+    let sealed: Vec<Sealed> = envelopes
+        .iter()
+        .zip(&canonicals)
+        .map(|(envelope, (canonical, at))| digested(encode_with(envelope, canonical, *at)))
+        .collect();
+    known_good(&key.verifying_key(), &sealed);
+    sealed
+}
+
+fn seal_step_digested(envelopes: &mut [Envelope], key: &SigningKey, together: bool) -> Vec<Sealed> {
+    if together {
+        seal_all_digested(envelopes, key)
+    } else {
+        envelopes.iter_mut().map(|e| seal_digested(e, key)).collect()
+    }
+}
+
+fn digested(bytes: Vec<u8>) -> Sealed {
+    let digest = seen::digest(&bytes);
+    (bytes, digest)
+}
+
+/// Remembers sealed messages signed by `public`'s key as good.
+fn known_good(public: &VerifyingKey, sealed: &[Sealed]) {
+    seen::remember_all(sealed.iter().map(|(_, digest)| seen::mark_digest(public, digest)));
 }
 
 /// Forgets the signatures this process made or checked and the messages it decoded, so that the

@@ -199,3 +199,21 @@ fn sealed_bytes_are_the_encoding_of_the_signed_envelopes() {
         assert_eq!(sealed, encoded, "{n} messages");
     }
 }
+
+#[test]
+fn a_step_sent_is_sealed_as_a_step_and_named_by_its_digest() {
+    let body = Body::Heartbeat(Heartbeat {
+        agent_id: "agent-a".into(),
+    });
+    let envelopes: Vec<Envelope> = (1..=3)
+        .map(|i| Envelope::new(body.kind(), "fest-1", "agent-a", i, &body))
+        .collect();
+    for together in [true, false] {
+        let sent = seal_sent(envelopes.clone(), &key(1), together);
+        let stepped = seal_step(&mut envelopes.clone(), &key(1), together);
+        assert_eq!(sent.iter().map(|p| p.to_vec()).collect::<Vec<_>>(), stepped);
+        for payload in &sent {
+            assert_eq!(payload.digest(), &digest(payload));
+        }
+    }
+}

@@ -16,7 +16,7 @@ use assert_cmd::cargo::cargo_bin;
 use baton::agent::simulate::{self, Behaviour};
 use baton::engine::{Config as EngineConfig, Engine, TaskView};
 use baton::executor::{Coordinator, Options, Wiring, network, transfer_memo};
-use baton::ledger::ScheduleId;
+use baton::ledger::{Payload, ScheduleId};
 use baton::wire::{self, Body, Envelope, IntendedPayment, MessageType, PaymentIntent};
 
 use super::*;
@@ -62,7 +62,7 @@ struct HoldIntents {
 
 impl HoldIntents {
     /// The payloads that are not payment intents; the intents' payments are kept.
-    fn pass(&self, payloads: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    fn pass(&self, payloads: &[Payload]) -> Vec<Payload> {
         let mut held = self.held.lock().expect("not poisoned");
         let mut passed = Vec::new();
         for payload in payloads {
@@ -85,7 +85,7 @@ impl Ledger for HoldIntents {
     async fn submit(&self, topic: &TopicId, payload: &[u8]) -> Result<(u64, ConsensusTime), LedgerError> {
         self.inner.submit(topic, payload).await
     }
-    async fn submit_all(&self, topic: &TopicId, payloads: &[Vec<u8>]) -> Result<(), LedgerError> {
+    async fn submit_all(&self, topic: &TopicId, payloads: &[Payload]) -> Result<(), LedgerError> {
         let passed = self.pass(payloads);
         self.inner.submit_all(topic, &passed).await
     }

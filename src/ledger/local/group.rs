@@ -10,7 +10,7 @@ use rusqlite::Connection;
 
 use super::recent::Recent;
 use super::{LedgerError, LocalLedger};
-use crate::ledger::TopicId;
+use crate::ledger::{Payload, TopicId};
 
 /// The answer to one submission, filled by the caller that wrote it.
 type Slot = Arc<Mutex<Option<Result<(), LedgerError>>>>;
@@ -18,7 +18,7 @@ type Slot = Arc<Mutex<Option<Result<(), LedgerError>>>>;
 /// A submission waiting for the connection.
 pub(super) struct Waiting {
     topic: TopicId,
-    payloads: Vec<Vec<u8>>,
+    payloads: Vec<Payload>,
     answer: Slot,
 }
 
@@ -29,7 +29,7 @@ pub(super) struct Queue(Mutex<Vec<Waiting>>);
 impl LocalLedger {
     /// Appends `payloads` to `topic` in one transaction with whatever other submissions wait
     /// for the connection at the same time.
-    pub(super) fn submit_grouped(&self, topic: &TopicId, payloads: &[Vec<u8>]) -> Result<(), LedgerError> {
+    pub(super) fn submit_grouped(&self, topic: &TopicId, payloads: &[Payload]) -> Result<(), LedgerError> {
         let answer: Slot = Arc::default();
         self.waiting
             .0
@@ -62,9 +62,9 @@ fn answer(waiting: &Waiting, result: Result<(), LedgerError>) {
 /// Writes every submission of `group` and answers each: all in one transaction, or, when that
 /// fails, each in its own. What is written is kept in `recent` for this value's readers.
 fn write_group(conn: &Connection, group: &[Waiting], recent: &Recent) {
-    let all: Vec<(&TopicId, &[u8])> = group
+    let all: Vec<(&TopicId, &Payload)> = group
         .iter()
-        .flat_map(|w| w.payloads.iter().map(move |p| (&w.topic, p.as_slice())))
+        .flat_map(|w| w.payloads.iter().map(move |p| (&w.topic, p)))
         .collect();
     match super::append_kept_on(conn, recent, &all) {
         Ok(_) => group.iter().for_each(|waiting| answer(waiting, Ok(()))),
@@ -77,11 +77,7 @@ fn write_group(conn: &Connection, group: &[Waiting], recent: &Recent) {
 /// Writes each submission of `group` in its own transaction and answers it.
 fn each_alone(conn: &Connection, group: &[Waiting], recent: &Recent) {
     for waiting in group {
-        let one: Vec<(&TopicId, &[u8])> = waiting
-            .payloads
-            .iter()
-            .map(|p| (&waiting.topic, p.as_slice()))
-            .collect();
+        let one: Vec<(&TopicId, &Payload)> = waiting.payloads.iter().map(|p| (&waiting.topic, p)).collect();
         let result = super::append_kept_on(conn, recent, &one);
         answer(waiting, result.map(|_| ()));
     }
@@ -100,7 +96,7 @@ mod tests {
     fn waiting(topic: &TopicId, payloads: &[&str]) -> Waiting {
         Waiting {
             topic: topic.clone(),
-            payloads: payloads.iter().map(|p| p.as_bytes().to_vec()).collect(),
+            payloads: payloads.iter().map(|p| Payload::from(p.as_bytes())).collect(),
             answer: Arc::default(),
         }
     }
@@ -143,7 +139,7 @@ mod tests {
             let (ledger, topic) = (ledger.clone(), topic.clone());
             writers.push(tokio::spawn(async move {
                 for n in 0..20 {
-                    let step: Vec<Vec<u8>> = (0..3).map(|k| format!("{w}:{n}:{k}").into_bytes()).collect();
+                    let step: Vec<Payload> = (0..3).map(|k| format!("{w}:{n}:{k}").into_bytes().into()).collect();
                     ledger.submit_all(&topic, &step).await.expect("submitted");
                 }
             }));

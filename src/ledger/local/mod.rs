@@ -29,8 +29,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    AccountId, ConsensusTime, Ledger, LedgerError, Receipt, ScheduleId, ScheduledOp, Status, TokenId, TokenMove,
-    TopicId, TopicMessage, TxId,
+    AccountId, ConsensusTime, Ledger, LedgerError, Payload, Receipt, ScheduleId, ScheduledOp, Status, TokenId,
+    TokenMove, TopicId, TopicMessage, TxId,
 };
 
 /// The name of the database file inside the state directory.
@@ -146,7 +146,8 @@ impl LocalLedger {
     /// For building large logs at once (benchmarks, imports); waiting readers are woken once.
     pub fn submit_many(&self, messages: &[(TopicId, Vec<u8>)]) -> Result<Vec<(u64, ConsensusTime)>, LedgerError> {
         self.run_due()?;
-        let messages: Vec<(&TopicId, &[u8])> = messages.iter().map(|(t, p)| (t, p.as_slice())).collect();
+        let payloads: Vec<Payload> = messages.iter().map(|(_, p)| Payload::from(p.as_slice())).collect();
+        let messages: Vec<(&TopicId, &Payload)> = messages.iter().map(|(t, _)| t).zip(&payloads).collect();
         let written = self.append_kept(&messages)?;
         self.notify.notify_waiters();
         Ok(written)
@@ -189,7 +190,7 @@ impl LocalLedger {
     }
 
     /// Appends messages in one transaction and keeps them for this value's readers.
-    fn append_kept(&self, messages: &[(&TopicId, &[u8])]) -> Result<Vec<(u64, ConsensusTime)>, LedgerError> {
+    fn append_kept(&self, messages: &[(&TopicId, &Payload)]) -> Result<Vec<(u64, ConsensusTime)>, LedgerError> {
         let conn = self.lock()?;
         append_kept_on(&conn, &self.recent, messages)
     }
@@ -233,7 +234,7 @@ impl Ledger for LocalLedger {
 
     async fn submit(&self, topic: &TopicId, payload: &[u8]) -> Result<(u64, ConsensusTime), LedgerError> {
         self.run_due()?;
-        let written = self.append_kept(&[(topic, payload)])?;
+        let written = self.append_kept(&[(topic, &Payload::from(payload))])?;
         self.notify.notify_waiters();
         written
             .into_iter()
@@ -241,7 +242,7 @@ impl Ledger for LocalLedger {
             .ok_or_else(|| LedgerError::Other("a submitted message was not numbered".into()))
     }
 
-    async fn submit_all(&self, topic: &TopicId, payloads: &[Vec<u8>]) -> Result<(), LedgerError> {
+    async fn submit_all(&self, topic: &TopicId, payloads: &[Payload]) -> Result<(), LedgerError> {
         if payloads.is_empty() {
             return Ok(());
         }
@@ -383,10 +384,11 @@ fn write_on<T>(
 fn append_kept_on(
     conn: &Connection,
     recent: &recent::Recent,
-    messages: &[(&TopicId, &[u8])],
+    messages: &[(&TopicId, &Payload)],
 ) -> Result<Vec<(u64, ConsensusTime)>, LedgerError> {
+    let bytes: Vec<(&TopicId, &[u8])> = messages.iter().map(|&(t, p)| (t, &**p)).collect();
     let (written, version) = write_on(conn, "submitting messages", |conn| {
-        Ok((topics::append_many(conn, messages)?, data_version(conn)?))
+        Ok((topics::append_many(conn, &bytes)?, data_version(conn)?))
     })?;
     recent.wrote(
         version,

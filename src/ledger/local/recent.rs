@@ -66,7 +66,7 @@ impl Recent {
     pub(super) fn wrote<'a>(
         &self,
         version: i64,
-        written: impl IntoIterator<Item = (&'a TopicId, u64, ConsensusTime, &'a [u8])>,
+        written: impl IntoIterator<Item = (&'a TopicId, u64, ConsensusTime, &'a Payload)>,
     ) {
         let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         state.at(version);
@@ -82,7 +82,7 @@ impl Recent {
                 run.first = sequence;
                 run.messages.clear();
             }
-            run.messages.push_back((consensus, Payload::from(payload)));
+            run.messages.push_back((consensus, payload.clone()));
             if run.messages.len() > KEEP {
                 run.messages.pop_front();
                 run.first += 1;
@@ -144,9 +144,9 @@ mod tests {
 
     fn write(recent: &Recent, sequences: std::ops::RangeInclusive<u64>) {
         let t = topic();
-        let payloads: Vec<(u64, Vec<u8>)> = sequences.map(|s| (s, s.to_be_bytes().to_vec())).collect();
+        let payloads: Vec<(u64, Payload)> = sequences.map(|s| (s, s.to_be_bytes().to_vec().into())).collect();
         let at = |s: u64| ConsensusTime(i64::try_from(s).unwrap_or(0) * 10);
-        recent.wrote(1, payloads.iter().map(|(s, p)| (&t, *s, at(*s), p.as_slice())));
+        recent.wrote(1, payloads.iter().map(|(s, p)| (&t, *s, at(*s), p)));
     }
 
     #[test]

@@ -168,7 +168,7 @@ async fn submit_all_appends_in_order_at_once_or_not_at_all() -> TestResult {
     let topic = ledger.create_topic("t").await?;
     ledger.submit(&topic, b"first").await?;
     ledger.submit_all(&topic, &[]).await?;
-    let batch: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i]).collect();
+    let batch: Vec<Payload> = (0..5u8).map(|i| vec![i].into()).collect();
     ledger.submit_all(&topic, &batch).await?;
     let messages = ledger.messages(&topic, 1, 10).await?;
     assert_eq!(sequences(&messages), [2, 3, 4, 5, 6]);
@@ -226,7 +226,8 @@ async fn reads_of_what_a_value_wrote_itself_match_the_database_whoever_wrote_bet
     // Runs of a's own writes broken by b's, on two topics, alone, in bulk and grouped.
     for round in 0..4u8 {
         a.submit(&topic, &[round, 1]).await?;
-        a.submit_all(&topic, &[vec![round, 2], vec![round, 3]]).await?;
+        a.submit_all(&topic, &[vec![round, 2].into(), vec![round, 3].into()])
+            .await?;
         a.submit_many(&[(other.clone(), vec![round, 4]), (topic.clone(), vec![round, 5])])?;
         if round % 2 == 0 {
             b.submit(&topic, &[round, 6]).await?;
