@@ -27,8 +27,15 @@ impl Payload {
 
 impl Payload {
     /// Bytes whose SHA-256 the caller has already taken (a sender names what it sends by it).
+    /// The memos of decoded messages and of checked signatures trust it as the bytes' name, so
+    /// only a digest just taken of these very bytes is given here (debug builds check it).
     #[must_use]
-    pub fn digested(bytes: Vec<u8>, digest: [u8; 32]) -> Self {
+    pub(crate) fn digested(bytes: Vec<u8>, digest: [u8; 32]) -> Self {
+        debug_assert_eq!(
+            digest,
+            <[u8; 32]>::from(Sha256::digest(&bytes)),
+            "the digest of these bytes"
+        );
         Self(Arc::new(Shared {
             bytes: bytes.into_boxed_slice(),
             digest: OnceLock::from(digest),

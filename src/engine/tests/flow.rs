@@ -41,21 +41,21 @@ fn execute(run: &mut Run, world: &mut World, command: Command) {
             attempt,
             upstream,
             ..
-        } => Fact::Judged {
-            passed: {
-                let t = run.engine.festival().index[&task];
-                let festival = run.engine.festival_shared();
-                let states = festival
-                    .dependencies(t)
-                    .into_iter()
-                    .map(|d| run.engine.task_view(d).state);
-                world.judged.push((task.clone(), upstream, states.collect()));
-                !world.failing.contains(&task)
-            },
-            task,
-            attempt,
-            verdicts: json!([{"gate": "g", "pass": true, "reasons": []}]),
-        },
+        } => {
+            let t = run.engine.festival().index[&task];
+            let festival = run.engine.festival_shared();
+            let states = festival
+                .dependencies(t)
+                .into_iter()
+                .map(|d| run.engine.task_view(d).state);
+            world.judged.push((task.clone(), upstream, states.collect()));
+            Fact::Judged {
+                passed: !world.failing.contains(&task),
+                task,
+                attempt,
+                verdicts: json!([{"gate": "g", "pass": true, "reasons": []}]),
+            }
+        }
         Command::RequestApproval {
             task,
             approvers,
