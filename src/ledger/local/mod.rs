@@ -386,9 +386,8 @@ fn append_kept_on(
     recent: &recent::Recent,
     messages: &[(&TopicId, &Payload)],
 ) -> Result<Vec<(u64, ConsensusTime)>, LedgerError> {
-    let bytes: Vec<(&TopicId, &[u8])> = messages.iter().map(|&(t, p)| (t, &**p)).collect();
     let (written, version) = write_on(conn, "submitting messages", |conn| {
-        Ok((topics::append_many(conn, &bytes)?, data_version(conn)?))
+        Ok((topics::append_many(conn, messages)?, data_version(conn)?))
     })?;
     recent.wrote(
         version,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::{Cached, DbContext, META_LAST_CONSENSUS, meta, next_consensus, next_entity, set_meta, wall_clock};
-use crate::ledger::{ConsensusTime, LedgerError, TopicId, TopicMessage};
+use crate::ledger::{ConsensusTime, LedgerError, Payload, TopicId, TopicMessage};
 
 /// Creates a topic with a new id. Call inside a write transaction.
 pub(super) fn create(conn: &Connection, memo: &str) -> Result<TopicId, LedgerError> {
@@ -96,7 +96,7 @@ fn sequence_number(stored: i64) -> u64 {
 /// [`append`] would give it, with statements prepared once. Call inside a write transaction.
 pub(super) fn append_many(
     conn: &Connection,
-    messages: &[(&TopicId, &[u8])],
+    messages: &[(&TopicId, &Payload)],
 ) -> Result<Vec<(u64, ConsensusTime)>, LedgerError> {
     let mut last_sequence: HashMap<&TopicId, i64> = HashMap::new();
     for &(topic, _) in messages {
@@ -117,7 +117,7 @@ pub(super) fn append_many(
         });
         consensus = wall_clock().max(consensus.saturating_add(1));
         insert
-            .execute((&topic.0, sequence, consensus, payload))
+            .execute((&topic.0, sequence, consensus, &**payload))
             .during("appending a message")?;
         out.push((sequence_number(sequence), ConsensusTime(consensus)));
     }
