@@ -1,81 +1,157 @@
 //! Group commit: messages submitted at the same time by several callers of one
 //! [`LocalLedger`] (the coordinator and the simulated agents of a process share one) are written
-//! in one transaction by whichever of them takes the connection first, instead of one
-//! transaction each. Each caller's messages stay together and in its order; a group that fails
-//! is written again submission by submission, so that a bad one fails alone.
+//! in one transaction instead of one transaction each. A submission waits in a queue without
+//! holding a thread; one writer on the runtime's blocking threads takes everything queued, writes
+//! it, answers it and takes what queued meanwhile, until the queue is empty. Each caller's
+//! messages stay together and in its order; a group that fails is written again submission by
+//! submission, so that a bad one fails alone. A submission whose caller stops waiting is still
+//! written, as a transaction sent to a network may still reach consensus.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rusqlite::Connection;
+use tokio::sync::oneshot;
 
 use super::recent::Recent;
 use super::{LedgerError, LocalLedger};
 use crate::ledger::{Payload, TopicId};
 
-/// The answer to one submission, filled by the caller that wrote it.
-type Slot = Arc<Mutex<Option<Result<(), LedgerError>>>>;
+/// Where the answer to one submission goes.
+type Answer = oneshot::Sender<Result<(), LedgerError>>;
 
 /// A submission waiting for the connection.
 pub(super) struct Waiting {
     topic: TopicId,
     payloads: Vec<Payload>,
-    answer: Slot,
+    answer: Answer,
 }
 
-/// Submissions waiting for the connection, oldest first.
+/// Submissions waiting for the connection, oldest first, and whether a writer is at them.
 #[derive(Default)]
-pub(super) struct Queue(Mutex<Vec<Waiting>>);
+pub(super) struct Queue(Mutex<Pending>);
+
+#[derive(Default)]
+struct Pending {
+    waiting: Vec<Waiting>,
+    writing: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `waiting`; true when no writer is at the queue and the caller must start one.
+    fn push(&self, waiting: Waiting) -> bool {
+        let mut pending = self.lock();
+        pending.waiting.push(waiting);
+        !std::mem::replace(&mut pending.writing, true)
+    }
+
+    /// What waits now; `None`, and the writer gone, when nothing does.
+    fn take(&self) -> Option<Vec<Waiting>> {
+        let mut pending = self.lock();
+        if pending.waiting.is_empty() {
+            pending.writing = false;
+            return None;
+        }
+        Some(std::mem::take(&mut pending.waiting))
+    }
+}
 
 impl LocalLedger {
     /// Appends `payloads` to `topic` in one transaction with whatever other submissions wait
     /// for the connection at the same time.
-    pub(super) fn submit_grouped(&self, topic: &TopicId, payloads: &[Payload]) -> Result<(), LedgerError> {
-        let answer: Slot = Arc::default();
-        self.waiting
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Waiting {
-                topic: topic.clone(),
-                payloads: payloads.to_vec(),
-                answer: answer.clone(),
-            });
-        let conn = self.lock()?;
-        if let Some(done) = take(&answer) {
-            return done;
+    pub(super) async fn submit_grouped(&self, topic: &TopicId, payloads: &[Payload]) -> Result<(), LedgerError> {
+        let (answer, answered) = oneshot::channel();
+        let waiting = Waiting {
+            topic: topic.clone(),
+            payloads: payloads.to_vec(),
+            answer,
+        };
+        if self.waiting.push(waiting) {
+            let writer = Writer {
+                conn: self.conn.clone(),
+                queue: self.waiting.clone(),
+                recent: self.recent.clone(),
+            };
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => drop(runtime.spawn_blocking(move || writer.write_all())),
+                Err(_) => writer.write_all(),
+            }
         }
-        let group = std::mem::take(&mut *self.waiting.0.lock().unwrap_or_else(PoisonError::into_inner));
-        write_group(&conn, &group, &self.recent);
-        drop(conn);
-        take(&answer).unwrap_or_else(|| Err(LedgerError::Other("a submission was lost from its group".into())))
+        answered
+            .await
+            .unwrap_or_else(|_| Err(LedgerError::Other("a submission was lost from its group".into())))
     }
 }
 
-fn take(answer: &Slot) -> Option<Result<(), LedgerError>> {
-    answer.lock().unwrap_or_else(PoisonError::into_inner).take()
+/// The one writer at a [`Queue`] while it is not empty.
+struct Writer {
+    conn: Arc<Mutex<Connection>>,
+    queue: Arc<Queue>,
+    recent: Arc<Recent>,
 }
 
-fn answer(waiting: &Waiting, result: Result<(), LedgerError>) {
-    *waiting.answer.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+impl Writer {
+    /// Writes groups until none waits.
+    fn write_all(&self) {
+        while let Some(group) = self.queue.take() {
+            match self.conn.lock() {
+                Ok(conn) => write_group(&conn, group, &self.recent),
+                Err(_) => group.into_iter().for_each(|waiting| {
+                    answer(
+                        waiting,
+                        Err(LedgerError::Other(
+                            "the local ledger's connection mutex is poisoned".into(),
+                        )),
+                    );
+                }),
+            }
+        }
+    }
+}
+
+impl Drop for Writer {
+    /// A writer that panicked hands the queue on: what waits is refused and the next
+    /// submission starts a writer again, instead of waiting for one that is gone.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let refused = std::mem::take(&mut self.queue.lock().waiting);
+            self.queue.lock().writing = false;
+            for waiting in refused {
+                answer(waiting, Err(LedgerError::Other("the ledger's writer stopped".into())));
+            }
+        }
+    }
+}
+
+fn answer(waiting: Waiting, result: Result<(), LedgerError>) {
+    // A caller that stopped waiting needs no answer.
+    let _ = waiting.answer.send(result);
 }
 
 /// Writes every submission of `group` and answers each: all in one transaction, or, when that
 /// fails, each in its own. What is written is kept in `recent` for this value's readers.
-fn write_group(conn: &Connection, group: &[Waiting], recent: &Recent) {
+fn write_group(conn: &Connection, group: Vec<Waiting>, recent: &Recent) {
     let all: Vec<(&TopicId, &Payload)> = group
         .iter()
         .flat_map(|w| w.payloads.iter().map(move |p| (&w.topic, p)))
         .collect();
     match super::append_kept_on(conn, recent, &all) {
-        Ok(_) => group.iter().for_each(|waiting| answer(waiting, Ok(()))),
+        Ok(_) => group.into_iter().for_each(|waiting| answer(waiting, Ok(()))),
         // A group of one failed as it is: its error goes to its caller.
-        Err(e) if group.len() == 1 => answer(&group[0], Err(e)),
+        Err(e) if group.len() == 1 => {
+            if let Some(waiting) = group.into_iter().next() {
+                answer(waiting, Err(e));
+            }
+        }
         Err(_) => each_alone(conn, group, recent),
     }
 }
 
 /// Writes each submission of `group` in its own transaction and answers it.
-fn each_alone(conn: &Connection, group: &[Waiting], recent: &Recent) {
+fn each_alone(conn: &Connection, group: Vec<Waiting>, recent: &Recent) {
     for waiting in group {
         let one: Vec<(&TopicId, &Payload)> = waiting.payloads.iter().map(|p| (&waiting.topic, p)).collect();
         let result = super::append_kept_on(conn, recent, &one);
@@ -93,12 +169,15 @@ mod tests {
     use crate::ledger::Ledger;
     use crate::ledger::local::tests::Scratch;
 
-    fn waiting(topic: &TopicId, payloads: &[&str]) -> Waiting {
-        Waiting {
+    fn waiting(topic: &TopicId, payloads: &[&str]) -> (Waiting, oneshot::Receiver<Result<(), LedgerError>>) {
+        let (answer, answered) = oneshot::channel();
+        let payloads = payloads.iter().map(|p| Payload::from(p.as_bytes())).collect();
+        let waiting = Waiting {
             topic: topic.clone(),
-            payloads: payloads.iter().map(|p| Payload::from(p.as_bytes())).collect(),
-            answer: Arc::default(),
-        }
+            payloads,
+            answer,
+        };
+        (waiting, answered)
     }
 
     async fn texts(ledger: &LocalLedger, topic: &TopicId) -> Vec<String> {
@@ -114,13 +193,18 @@ mod tests {
         let ledger = scratch.open();
         let topic = ledger.create_topic("t").await.expect("a topic");
         let missing = TopicId("0.0.999".into());
-        let group = [
+        let (group, answered): (Vec<_>, Vec<_>) = [
             waiting(&topic, &["a1", "a2"]),
             waiting(&missing, &["lost"]),
             waiting(&topic, &["b1"]),
-        ];
-        write_group(&ledger.lock().expect("the connection"), &group, &ledger.recent);
-        let answers: Vec<_> = group.iter().map(|w| take(&w.answer).expect("answered")).collect();
+        ]
+        .into_iter()
+        .unzip();
+        write_group(&ledger.lock().expect("the connection"), group, &ledger.recent);
+        let answers: Vec<_> = answered
+            .into_iter()
+            .map(|mut a| a.try_recv().expect("answered"))
+            .collect();
         assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
         assert!(
             matches!(&answers[1], Err(LedgerError::UnknownTopic(t)) if *t == missing),

@@ -21,7 +21,7 @@ mod tokens;
 mod topics;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension};
@@ -51,15 +51,16 @@ const POLL_INTERVAL: Duration = Duration::from_millis(5);
 /// The embedded ledger, persisted in `ledger.sqlite3` under a state directory.
 pub struct LocalLedger {
     path: PathBuf,
-    conn: Mutex<Connection>,
+    /// Shared with the writer of [`group`]'s submissions.
+    conn: Arc<Mutex<Connection>>,
     /// Wakes this value's `wait_messages` when it writes messages; other writers are polled for.
     notify: Notify,
     /// When this value last looked for due schedules; `None` after it scheduled one.
     due_checked: Mutex<Option<Instant>>,
     /// Submissions waiting for the connection, written together ([`group`]).
-    waiting: group::Queue,
+    waiting: Arc<group::Queue>,
     /// What this value wrote lately, for its own readers ([`recent`]).
-    recent: recent::Recent,
+    recent: Arc<recent::Recent>,
 }
 
 /// How long a look for due schedules stays fresh: every submit and read looks, and looking costs
@@ -121,11 +122,11 @@ impl LocalLedger {
         let conn = schema::open_connection(&path)?;
         Ok(Self {
             path,
-            conn: Mutex::new(conn),
+            conn: Arc::new(Mutex::new(conn)),
             notify: Notify::new(),
             due_checked: Mutex::new(None),
-            waiting: group::Queue::default(),
-            recent: recent::Recent::default(),
+            waiting: Arc::default(),
+            recent: Arc::default(),
         })
     }
 
@@ -247,7 +248,7 @@ impl Ledger for LocalLedger {
             return Ok(());
         }
         self.run_due()?;
-        self.submit_grouped(topic, payloads)?;
+        self.submit_grouped(topic, payloads).await?;
         self.notify.notify_waiters();
         Ok(())
     }
