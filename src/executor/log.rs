@@ -45,7 +45,7 @@ pub struct LogReader {
 pub struct LogMark {
     pub position: u64,
     /// Hex of SHA-256 chained over each message's topic, sequence number, consensus time and
-    /// bytes, in the order returned.
+    /// the SHA-256 of its bytes, in the order returned.
     pub digest: String,
 }
 
@@ -175,7 +175,9 @@ impl LogReader {
     }
 }
 
-/// The hash chained over the messages before `message`, and `message`.
+/// The hash chained over the messages before `message`, and `message`: its bytes by their
+/// digest, which the message carries for every reader of it (taken once, for the signature memo
+/// too), rather than hashed once more here.
 fn chain(before: &[u8; 32], message: &TopicMessage) -> [u8; 32] {
     use sha2::{Digest as _, Sha256};
     let mut hash = Sha256::new();
@@ -184,8 +186,7 @@ fn chain(before: &[u8; 32], message: &TopicMessage) -> [u8; 32] {
     hash.update(message.topic.0.as_bytes());
     hash.update(message.sequence.to_be_bytes());
     hash.update(message.consensus.0.to_be_bytes());
-    hash.update((message.payload.len() as u64).to_be_bytes());
-    hash.update(&message.payload);
+    hash.update(message.payload.digest());
     hash.finalize().into()
 }
 
