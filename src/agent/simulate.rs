@@ -139,7 +139,7 @@ struct Sim {
     next_heartbeat: Instant,
     crashes: u64,
     /// Messages of this step, sent together at its end.
-    outbox: Vec<Envelope>,
+    outbox: Vec<(Envelope, Body)>,
     /// The reports it sends, passing and failing: the same for every piece of work.
     reports: (Arc<Json>, Arc<Json>),
 }
@@ -309,7 +309,7 @@ impl Sim {
             let body = Body::Heartbeat(Heartbeat {
                 agent_id: self.agent.clone(),
             });
-            self.send(&shared.wiring.festival, &body);
+            self.send(&shared.wiring.festival, body);
             self.next_heartbeat = now + self.behaviour.heartbeat;
         }
         for work in work {
@@ -342,7 +342,7 @@ impl Sim {
                 message: None,
                 attempt: Some(work.attempt),
             });
-            self.send(&shared.wiring.festival, &body);
+            self.send(&shared.wiring.festival, body);
             return Ok(());
         }
         let mut rng = self.rng(&work, 1 + self.crashes);
@@ -381,7 +381,7 @@ impl Sim {
             duration_ms: Some(REPORTED_MS),
             attempt: Some(work.attempt),
         });
-        self.send(festival, &body);
+        self.send(festival, body);
     }
 
     /// A message the coordinator must refuse: another agent's result signed with this agent's
@@ -410,10 +410,10 @@ impl Sim {
     }
 
     /// A message for the status topic, sent with the step's others at [`Self::flush`].
-    fn send(&mut self, festival: &str, body: &Body) {
+    fn send(&mut self, festival: &str, body: Body) {
         self.sent += 1;
-        let envelope = Envelope::new(body.kind(), festival, &self.agent, self.sent, body);
-        self.outbox.push(envelope);
+        let envelope = Envelope::new(body.kind(), festival, &self.agent, self.sent, &body);
+        self.outbox.push((envelope, body));
     }
 
     /// Signs this step's messages (under one signature where the ledger takes batches) and

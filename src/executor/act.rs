@@ -24,7 +24,7 @@ impl<L: Ledger> Coordinator<L> {
             Command::Assign { task, agent, attempt } => {
                 let t = self.task(&task)?;
                 let body = Body::TaskAssignment(assignment(&self.festival, t, &agent, attempt));
-                self.publish(&body);
+                self.publish(body);
                 Ok(())
             }
             Command::RunGates {
@@ -42,7 +42,7 @@ impl<L: Ledger> Coordinator<L> {
                     passed,
                     verdicts,
                 });
-                self.publish(&body);
+                self.publish(body);
                 Ok(())
             }
             Command::RequestApproval {
@@ -57,7 +57,7 @@ impl<L: Ledger> Coordinator<L> {
                     approvers,
                     quorum,
                 });
-                self.publish(&body);
+                self.publish(body);
                 Ok(())
             }
             Command::Pay { valid_start, payments } => self.intend(valid_start, payments).await,
@@ -66,7 +66,7 @@ impl<L: Ledger> Coordinator<L> {
                 self.transfer(&tx, &payments).await
             }
             Command::Fire { task, event, reason } => {
-                self.publish(&Body::TaskEvent(TaskEvent {
+                self.publish(Body::TaskEvent(TaskEvent {
                     task_id: task,
                     event,
                     reason,
@@ -172,7 +172,7 @@ impl<L: Ledger> Coordinator<L> {
             token_id: self.wiring.token.clone(),
             payments: intended,
         });
-        self.publish(&body);
+        self.publish(body);
         Ok(())
     }
 
@@ -209,7 +209,7 @@ impl<L: Ledger> Coordinator<L> {
                 tx_status: receipt.status.to_string(),
                 tx_id: tx.clone(),
             });
-            self.publish(&body);
+            self.publish(body);
         }
         if receipt.status != Status::Success {
             let reason = self.refusal(&tx, payments, receipt.status);

@@ -86,7 +86,7 @@ pub struct Coordinator<L: Ledger> {
     loaded_gates: HashMap<String, Gate>,
     published: u64,
     /// Messages published this step and not yet signed and submitted.
-    outbox: Vec<Envelope>,
+    outbox: Vec<(Envelope, Body)>,
     /// Payment intents this value published and whose transfer it has not submitted yet: no
     /// ledger can have a receipt for them, so none is asked for (on Hedera the question takes
     /// seconds to answer that there is none).
@@ -240,9 +240,9 @@ impl<L: Ledger> Coordinator<L> {
 
     /// A message for the task topic; it is signed and goes out with the step's others at
     /// [`Self::flush`].
-    fn publish(&mut self, body: &Body) {
-        let envelope = self.envelope(body);
-        self.outbox.push(envelope);
+    fn publish(&mut self, body: Body) {
+        let envelope = self.envelope(&body);
+        self.outbox.push((envelope, body));
     }
 
     /// Signs the messages published since the last flush (under one signature where the ledger

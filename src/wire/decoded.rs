@@ -66,11 +66,11 @@ pub(crate) fn keep(key: Key, message: &Message) {
     drop(forgotten);
 }
 
-/// Keeps a message this process sends, under the digest of its bytes ([`super::digest`]), as
-/// its readers here would decode it ([`super::fast::as_read`]) when that can be told without
-/// reading the bytes; else they decode the bytes when they read them.
-pub(crate) fn keep_sent(digest: Key, envelope: Envelope) {
-    if let Some(body) = super::fast::as_read(&envelope) {
+/// Keeps a message this process sends, made of `body`, under the digest of its bytes
+/// ([`super::digest`]), as its readers here would decode it ([`super::fast::as_read`]) when that
+/// can be told without reading the bytes; else they decode the bytes when they read them.
+pub(crate) fn keep_sent(digest: Key, envelope: Envelope, body: Body) {
+    if let Some(body) = super::fast::as_read(&envelope, body) {
         keep(digest, &Arc::new((envelope, body)));
     }
 }

@@ -101,11 +101,13 @@ pub(super) fn decode(bytes: &[u8]) -> Option<(Envelope, Body)> {
 }
 
 /// The body that [`decode`] reads from the bytes of this signed envelope ([`super::encode`]),
-/// worked out from the envelope itself: what a sender keeps for its readers in this process
-/// ([`super::decoded::keep_sent`]). `None` unless [`decode`] takes those bytes: every string of
-/// the envelope written without an escape, and every field as the schema asks. The bytes would
-/// give back the envelope's own fields, so the same checks on them give the same answer.
-pub(super) fn as_read(envelope: &Envelope) -> Option<Body> {
+/// worked out from the envelope itself and the `body` it was made of: what a sender keeps for
+/// its readers in this process ([`super::decoded::keep_sent`]). `None` unless [`decode`] takes
+/// those bytes: every string of the envelope written without an escape, and every field as the
+/// schema asks. The bytes would give back the envelope's own fields, so the same checks on them
+/// give the same answer; and its payload reads as `body` itself where [`Body::reads_back`], so
+/// the body is kept as it is, sharing its report, rather than read again.
+pub(super) fn as_read(envelope: &Envelope, body: Body) -> Option<Body> {
     let signature = envelope.signature.as_deref()?;
     let fields = Fields {
         id: &envelope.id,
@@ -120,6 +122,9 @@ pub(super) fn as_read(envelope: &Envelope) -> Option<Body> {
     let plain = fields.strings().all(written_plain);
     if !plain || !fields.fit(envelope.kind)? || !envelope.batch.as_ref().is_none_or(batch_fits) {
         return None;
+    }
+    if body.kind() == envelope.kind && body.reads_back() {
+        return Some(body);
     }
     Body::from_payload(envelope.kind, &envelope.payload).ok()
 }

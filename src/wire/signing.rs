@@ -6,6 +6,7 @@
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use super::batch::{self, Batch, Hash};
+use super::body::Body;
 use super::envelope::{Envelope, canonical, canonical_split, encode, encode_with};
 use super::{WireError, decoded, seen};
 use crate::ledger::Payload;
@@ -115,14 +116,16 @@ pub fn seal_step(envelopes: &mut [Envelope], key: &SigningKey, together: bool) -
 
 /// [`seal_step`] for the messages of a step this process sends and reads back: where it keeps
 /// what it decodes ([`super::decoded`]), each message is kept as its readers here would decode
-/// its bytes, so that they do not read them again. The bytes come with their digest, which the
-/// ledger hands its readers here with them.
+/// its bytes, so that they do not read them again: each envelope comes with the body it was
+/// made of ([`Envelope::new`]), kept as it is where reading it back gives it again. The bytes
+/// come with their digest, which the ledger hands its readers here with them.
 #[must_use]
-pub fn seal_sent(mut envelopes: Vec<Envelope>, key: &SigningKey, together: bool) -> Vec<Payload> {
+pub fn seal_sent(messages: Vec<(Envelope, Body)>, key: &SigningKey, together: bool) -> Vec<Payload> {
+    let (mut envelopes, bodies): (Vec<Envelope>, Vec<Body>) = messages.into_iter().unzip();
     let sealed = seal_step_digested(&mut envelopes, key, together);
     if decoded::shared() {
-        for (envelope, (_, digest)) in envelopes.into_iter().zip(&sealed) {
-            decoded::keep_sent(*digest, envelope);
+        for ((envelope, body), (_, digest)) in envelopes.into_iter().zip(bodies).zip(&sealed) {
+            decoded::keep_sent(*digest, envelope, body);
         }
     }
     sealed

@@ -209,7 +209,8 @@ fn a_step_sent_is_sealed_as_a_step_and_named_by_its_digest() {
         .map(|i| Envelope::new(body.kind(), "fest-1", "agent-a", i, &body))
         .collect();
     for together in [true, false] {
-        let sent = seal_sent(envelopes.clone(), &key(1), together);
+        let made: Vec<(Envelope, Body)> = envelopes.iter().map(|e| (e.clone(), body.clone())).collect();
+        let sent = seal_sent(made, &key(1), together);
         let stepped = seal_step(&mut envelopes.clone(), &key(1), together);
         assert_eq!(sent.iter().map(|p| p.to_vec()).collect::<Vec<_>>(), stepped);
         for payload in &sent {
