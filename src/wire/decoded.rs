@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
+use foldhash::fast::RandomState;
+
 use super::body::Body;
 use super::envelope::Envelope;
 
@@ -24,10 +26,14 @@ type Key = [u8; 32];
 /// the report it carries.
 pub(super) type Message = Arc<(Envelope, Body)>;
 
+/// Digests to what their bytes decode to, hashed with a seeded fast hasher (SipHash cost more
+/// than the lookups around it).
+type Generation = HashMap<Key, Message, RandomState>;
+
 #[derive(Default)]
 struct Decoded {
-    current: HashMap<Key, Message>,
-    previous: HashMap<Key, Message>,
+    current: Generation,
+    previous: Generation,
 }
 
 static DECODED: LazyLock<Mutex<Decoded>> = LazyLock::new(|| Mutex::new(Decoded::default()));
@@ -56,7 +62,10 @@ pub(crate) fn keep(key: Key, message: &Message) {
         let mut decoded = DECODED.lock().unwrap_or_else(PoisonError::into_inner);
         let full = decoded.current.len() >= GENERATION;
         let forgotten = full.then(|| {
-            let current = std::mem::replace(&mut decoded.current, HashMap::with_capacity(GENERATION));
+            let current = std::mem::replace(
+                &mut decoded.current,
+                Generation::with_capacity_and_hasher(GENERATION, RandomState::default()),
+            );
             std::mem::replace(&mut decoded.previous, current)
         });
         decoded.current.insert(key, message.clone());

@@ -6,43 +6,60 @@
 //! written) and forgets the older one when the newer fills up, so a
 //! forgotten signature is simply checked again.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, PoisonError};
 
 use ed25519_dalek::VerifyingKey;
+use foldhash::fast::RandomState;
 use sha2::{Digest as _, Sha256};
 
-/// Entries per generation (32 bytes each).
+/// Entries per generation (64 bytes each).
 const GENERATION: usize = 1 << 17;
 
-/// What identifies a good signature: SHA-256 over the key, the signature and the signed bytes.
+/// A SHA-256: of a message's bytes ([`digest`]), or over a key, a signature and the signed bytes
+/// ([`mark`]).
 pub(crate) type Mark = [u8; 32];
+
+/// A good signature, as the memo keeps it: the message's bytes by their [`digest`] and the key
+/// they were found good under; or, for a signature checked over other bytes than a message's
+/// own ([`mark`]), that mark and the key. The two never meet: the bytes of a message are JSON and
+/// a mark hashes a key first, so no message's digest is a mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Good {
+    named: Mark,
+    key: [u8; 32],
+}
+
+/// One generation: what names a good signature to the key it is good under. A digest found under
+/// another key is not known, and is checked.
+type Generation = HashMap<Mark, [u8; 32], RandomState>;
 
 #[derive(Default)]
 struct Seen {
-    current: HashSet<Mark>,
-    previous: HashSet<Mark>,
+    current: Generation,
+    previous: Generation,
 }
 
 static SEEN: LazyLock<Mutex<Seen>> = LazyLock::new(|| Mutex::new(Seen::default()));
 
 /// The mark of `signature` by `key` over `message`.
-pub(crate) fn mark(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> Mark {
+pub(crate) fn mark(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> Good {
     let mut hasher = Sha256::new();
     hasher.update(key.as_bytes());
     hasher.update(signature);
     hasher.update(message);
-    hasher.finalize().into()
+    Good {
+        named: hasher.finalize().into(),
+        key: key.to_bytes(),
+    }
 }
 
-/// The mark of a whole encoded message (signature included) good under `key`, from the message's
-/// [`digest`].
-pub(crate) fn mark_digest(key: &VerifyingKey, digest: &Mark) -> Mark {
-    let mut hasher = Sha256::new();
-    hasher.update(b"payload");
-    hasher.update(key.as_bytes());
-    hasher.update(digest);
-    hasher.finalize().into()
+/// A whole encoded message (signature included) good under `key`, by the message's [`digest`].
+pub(crate) fn mark_digest(key: &VerifyingKey, digest: &Mark) -> Good {
+    Good {
+        named: *digest,
+        key: key.to_bytes(),
+    }
 }
 
 /// SHA-256 of a message's bytes: what names them in [`mark_digest`] and in the decoded-message
@@ -52,24 +69,25 @@ pub fn digest(bytes: &[u8]) -> Mark {
 }
 
 /// Whether a signature with this mark was made or checked in this process.
-pub(crate) fn known(mark: &Mark) -> bool {
+pub(crate) fn known(good: &Good) -> bool {
     let seen = SEEN.lock().unwrap_or_else(PoisonError::into_inner);
-    seen.current.contains(mark) || seen.previous.contains(mark)
+    let found = seen.current.get(&good.named).or_else(|| seen.previous.get(&good.named));
+    found == Some(&good.key)
 }
 
 /// Records a signature made, or checked and found good.
-pub(crate) fn remember(mark: Mark) {
-    remember_all([mark]);
+pub(crate) fn remember(good: Good) {
+    remember_all([good]);
 }
 
 /// [`remember`] for several, under one lock.
-pub(crate) fn remember_all(marks: impl IntoIterator<Item = Mark>) {
+pub(crate) fn remember_all(goods: impl IntoIterator<Item = Good>) {
     let mut seen = SEEN.lock().unwrap_or_else(PoisonError::into_inner);
-    for mark in marks {
+    for good in goods {
         if seen.current.len() >= GENERATION {
             seen.previous = std::mem::take(&mut seen.current);
         }
-        seen.current.insert(mark);
+        seen.current.insert(good.named, good.key);
     }
 }
 
