@@ -275,9 +275,20 @@ pub(super) fn encode_with(envelope: &Envelope, canonical: &[u8], at: usize) -> V
 }
 
 fn write_batch(batch: &Batch, out: &mut Vec<u8>) {
-    out.extend_from_slice(format!("\"batch\":{{\"index\":{},\"path\":", batch.index).as_bytes());
+    out.extend_from_slice(b"\"batch\":{\"index\":");
+    write_number(batch.index, out);
+    out.extend_from_slice(b",\"path\":");
     write_string(&batch.path, out);
-    out.extend_from_slice(format!(",\"size\":{}}},", batch.size).as_bytes());
+    out.extend_from_slice(b",\"size\":");
+    write_number(batch.size, out);
+    out.extend_from_slice(b"},");
+}
+
+/// Writes a number in decimal, as JSON does.
+fn write_number(n: impl Into<u64>, out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    // Writing to a vector does not fail.
+    let _ = write!(out, "{}", n.into());
 }
 
 /// Writes the envelope as JSON with its keys sorted by their bytes (`batch`, `festival`, `id`,
@@ -305,7 +316,9 @@ fn write_envelope(envelope: &Envelope, with_signature: bool, out: &mut Vec<u8>) 
         field(out, "recipient", recipient);
     }
     field(out, "sender", &envelope.sender);
-    out.extend_from_slice(format!("\"sequence_num\":{},", envelope.sequence_num).as_bytes());
+    out.extend_from_slice(b"\"sequence_num\":");
+    write_number(envelope.sequence_num, out);
+    out.push(b',');
     let at = out.len();
     if with_signature && let Some(signature) = &envelope.signature {
         field(out, "signature", signature);
@@ -334,18 +347,14 @@ pub fn canonical(envelope: &Envelope) -> Vec<u8> {
 fn write_sorted(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push(b'{');
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_string(key, out);
-                out.push(b':');
-                write_sorted(item, out);
+            // A map without `preserve_order` iterates in key order already; sorted only if not.
+            if map.keys().zip(map.keys().skip(1)).all(|(a, b)| a < b) {
+                write_entries(map.iter(), out);
+            } else {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                write_entries(entries.into_iter(), out);
             }
-            out.push(b'}');
         }
         Value::Array(items) => {
             out.push(b'[');
@@ -358,8 +367,27 @@ fn write_sorted(value: &Value, out: &mut Vec<u8>) {
             out.push(b']');
         }
         Value::String(text) => write_string(text, out),
-        scalar => out.extend_from_slice(scalar.to_string().as_bytes()),
+        // Numbers, booleans and null always serialize; the fallback is unreachable.
+        scalar => {
+            if serde_json::to_writer(&mut *out, scalar).is_err() {
+                out.extend_from_slice(b"null");
+            }
+        }
     }
+}
+
+/// Writes an object of `entries`, in their order.
+fn write_entries<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
+    out.push(b'{');
+    for (i, (key, item)) in entries.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(key, out);
+        out.push(b':');
+        write_sorted(item, out);
+    }
+    out.push(b'}');
 }
 
 fn write_string(text: &str, out: &mut Vec<u8>) {
