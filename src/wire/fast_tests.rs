@@ -280,7 +280,28 @@ fn unlike_their_bytes() -> Vec<Body> {
             tx_id: "0.0.2@1700000000.000000001".parse().expect("a valid id"),
         })
     };
+    let intent = |account: &str| {
+        Body::PaymentIntent(PaymentIntent {
+            tx_id: "0.0.2@1700000000.000000001".parse().expect("a valid id"),
+            token_id: "0.0.5005".parse().expect("a valid id"),
+            payments: vec![IntendedPayment {
+                task_id: "t1".into(),
+                agent_id: "agent-a".into(),
+                account: crate::ledger::AccountId(account.into()),
+                amount: 5,
+                memo: "payment:task:t1".into(),
+            }],
+        })
+    };
+    let mut late = match settled("0.0.7") {
+        Body::PaymentSettled(s) => s,
+        _ => unreachable!(),
+    };
+    late.tx_id.valid_start = crate::ledger::ConsensusTime(i64::MIN);
     vec![
+        intent("0.0.1001"),
+        intent("1001"),
+        Body::PaymentSettled(late),
         gate(Some(f64::NAN)),
         gate(Some(f64::INFINITY)),
         gate(None),
