@@ -280,35 +280,29 @@ pub fn to_event(wiring: &Wiring, position: u64, message: &TopicMessage) -> Resul
     let decoded =
         wire::decode_digested(&message.payload, &digest).map_err(|e| claimed(&message.payload, e.to_string()))?;
     let (envelope, body) = &*decoded;
-    let task = match body {
-        Body::PaymentIntent(i) => i.payments.first().map(|p| p.task_id.clone()),
-        other => other.task_id().map(str::to_owned),
-    };
-    let checked = admitted(wiring, envelope, &message.topic).and_then(|(sender, key)| {
-        wire::verify_digested(&digest, envelope, key)
-            .map(|()| sender)
-            .map_err(|e| e.to_string())
-    });
-    // The body is taken where no other replica holds the message, else copied (its report is
-    // shared either way).
-    let (id, claimed_sender, body) = match Arc::try_unwrap(decoded) {
-        Ok((envelope, body)) => (envelope.id, envelope.sender, body),
-        Err(shared) => (shared.0.id.clone(), shared.0.sender.clone(), shared.1.clone()),
-    };
-    let refuse = |id: &str, reason: String| Refusal {
-        id: id.to_owned(),
-        sender: claimed_sender.clone(),
-        task: task.clone(),
-        reason,
-    };
-    let sender = checked.map_err(|reason| refuse(&id, reason))?;
-    let fact = to_fact(wiring, body).map_err(|reason| refuse(&id, reason))?;
+    let sender = admitted(wiring, envelope, &message.topic)
+        .and_then(|(sender, key)| {
+            wire::verify_digested(&digest, envelope, key)
+                .map(|()| sender)
+                .map_err(|e| e.to_string())
+        })
+        .and_then(|sender| fits(wiring, body).map(|()| sender))
+        .map_err(|reason| Refusal {
+            id: envelope.id.clone(),
+            sender: envelope.sender.clone(),
+            task: match body {
+                Body::PaymentIntent(i) => i.payments.first().map(|p| p.task_id.clone()),
+                other => other.task_id().map(str::to_owned),
+            },
+            reason,
+        })?;
+    // Only what the engine reads is copied from the message, which other replicas may share.
     Ok(Event {
         consensus: message.consensus.0,
         position,
-        id,
+        id: envelope.id.clone(),
         sender,
-        fact,
+        fact: to_fact(body),
     })
 }
 
@@ -394,72 +388,86 @@ fn sender_of(wiring: &Wiring, name: &str) -> Option<Sender> {
     }
 }
 
-fn to_fact(wiring: &Wiring, body: Body) -> Result<Fact, String> {
-    Ok(match body {
+/// Whether a body fits the festival: an intent pays in its token, to its agents' accounts.
+fn fits(wiring: &Wiring, body: &Body) -> Result<(), String> {
+    let Body::PaymentIntent(i) = body else {
+        return Ok(());
+    };
+    if i.token_id != wiring.token {
+        return Err(format!("intent pays in token `{}`, not `{}`", i.token_id, wiring.token));
+    }
+    match i
+        .payments
+        .iter()
+        .find(|p| wiring.accounts.get(&p.agent_id) != Some(&p.account))
+    {
+        Some(p) => Err(format!("account `{}` is not agent `{}`'s", p.account, p.agent_id)),
+        None => Ok(()),
+    }
+}
+
+fn to_fact(body: &Body) -> Fact {
+    match body {
         Body::TaskAssignment(a) => Fact::Assigned {
-            task: a.task_id,
-            agent: a.agent_id,
+            task: a.task_id.clone(),
+            agent: a.agent_id.clone(),
             attempt: a.attempt,
         },
         Body::QualityGate(g) => Fact::Judged {
-            task: g.task_id,
+            task: g.task_id.clone(),
             attempt: g.attempt,
             passed: g.passed,
             verdicts: serde_json::to_value(&g.verdicts).unwrap_or_else(|_| json!([])),
         },
-        Body::ApprovalRequest(r) => Fact::ApprovalRequested { task: r.task_id },
-        Body::PaymentIntent(i) => {
-            if i.token_id != wiring.token {
-                return Err(format!("intent pays in token `{}`, not `{}`", i.token_id, wiring.token));
-            }
-            let mut payments = Vec::new();
-            for p in i.payments {
-                if wiring.accounts.get(&p.agent_id) != Some(&p.account) {
-                    return Err(format!("account `{}` is not agent `{}`'s", p.account, p.agent_id));
-                }
-                payments.push(PaymentOrder {
-                    task: p.task_id,
-                    agent: p.agent_id,
+        Body::ApprovalRequest(r) => Fact::ApprovalRequested {
+            task: r.task_id.clone(),
+        },
+        Body::PaymentIntent(i) => Fact::PaymentIntended {
+            tx: i.tx_id.to_string(),
+            payments: i
+                .payments
+                .iter()
+                .map(|p| PaymentOrder {
+                    task: p.task_id.clone(),
+                    agent: p.agent_id.clone(),
                     amount: p.amount,
-                });
-            }
-            Fact::PaymentIntended {
-                tx: i.tx_id.to_string(),
-                payments,
-            }
-        }
+                })
+                .collect(),
+        },
         Body::PaymentSettled(s) => Fact::PaymentSettled {
-            task: s.task_id,
+            task: s.task_id.clone(),
             tx: s.tx_id.to_string(),
-            status: s.tx_status,
+            status: s.tx_status.clone(),
             amount: s.amount,
         },
         Body::TaskEvent(e) => Fact::Decided {
-            task: e.task_id,
-            event: e.event,
-            reason: e.reason,
+            task: e.task_id.clone(),
+            event: e.event.clone(),
+            reason: e.reason.clone(),
         },
         Body::Tick => Fact::Tick,
         Body::StatusUpdate(s) => Fact::Status {
-            task: s.task_id,
-            agent: s.agent_id,
-            status: s.new_status,
+            task: s.task_id.clone(),
+            agent: s.agent_id.clone(),
+            status: s.new_status.clone(),
             attempt: s.attempt,
         },
         Body::TaskResult(r) => Fact::Result {
-            task: r.task_id,
+            task: r.task_id.clone(),
             completed: r.status == ResultStatus::Completed,
-            report: r.output.unwrap_or_else(|| Arc::new(json!({}))),
-            error: r.error,
+            report: r.output.clone().unwrap_or_else(|| Arc::new(json!({}))),
+            error: r.error.clone(),
             attempt: r.attempt,
         },
-        Body::Heartbeat(h) => Fact::Heartbeat { agent: h.agent_id },
-        Body::Approval(a) => Fact::Answered {
-            task: a.task_id,
-            approve: a.decision == Decision::Approve,
-            reason: a.reason,
+        Body::Heartbeat(h) => Fact::Heartbeat {
+            agent: h.agent_id.clone(),
         },
-    })
+        Body::Approval(a) => Fact::Answered {
+            task: a.task_id.clone(),
+            approve: a.decision == Decision::Approve,
+            reason: a.reason.clone(),
+        },
+    }
 }
 
 #[cfg(test)]
