@@ -71,8 +71,15 @@ pub(crate) fn keep(key: Key, message: &Message) {
         decoded.current.insert(key, message.clone());
         forgotten
     };
-    // The older generation's messages are freed after the lock, not while the replicas wait.
-    drop(forgotten);
+    // The older generation's messages are freed after the lock, not while the replicas wait,
+    // and on a thread of their own: freeing thousands of decoded reports is work that the
+    // sender, often the coordinator in the middle of a step, need not wait for.
+    if let Some(forgotten) = forgotten {
+        let freeing = std::thread::Builder::new().name("baton-free".into());
+        if let Err(e) = freeing.spawn(move || drop(forgotten)) {
+            tracing::debug!("freeing decoded messages here: {e}");
+        }
+    }
 }
 
 /// Keeps a message this process sends, made of `body`, under the digest of its bytes
