@@ -97,16 +97,14 @@ impl Writer {
     /// Writes groups until none waits.
     fn write_all(&self) {
         while let Some(group) = self.queue.take() {
-            match self.conn.lock() {
+            match super::lock_conn(&self.conn) {
                 Ok(conn) => write_group(&conn, group, &self.recent),
-                Err(_) => group.into_iter().for_each(|waiting| {
-                    answer(
-                        waiting,
-                        Err(LedgerError::Other(
-                            "the local ledger's connection mutex is poisoned".into(),
-                        )),
-                    );
-                }),
+                Err(e) => {
+                    let reason = e.to_string();
+                    group
+                        .into_iter()
+                        .for_each(|waiting| answer(waiting, Err(LedgerError::Other(reason.clone()))));
+                }
             }
         }
     }
@@ -117,8 +115,11 @@ impl Drop for Writer {
     /// submission starts a writer again, instead of waiting for one that is gone.
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let refused = std::mem::take(&mut self.queue.lock().waiting);
-            self.queue.lock().writing = false;
+            let refused = {
+                let mut pending = self.queue.lock();
+                pending.writing = false;
+                std::mem::take(&mut pending.waiting)
+            };
             for waiting in refused {
                 answer(waiting, Err(LedgerError::Other("the ledger's writer stopped".into())));
             }

@@ -155,9 +155,7 @@ impl LocalLedger {
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Connection>, LedgerError> {
-        self.conn
-            .lock()
-            .map_err(|_| LedgerError::Other("the local ledger's connection mutex is poisoned".to_owned()))
+        lock_conn(&self.conn)
     }
 
     /// Runs `f` on the connection outside any explicit transaction (each statement on its own).
@@ -359,6 +357,12 @@ impl Ledger for LocalLedger {
         self.run_due()?;
         self.read(now_at)
     }
+}
+
+/// The connection, for this value or the writer of its submissions ([`group`]).
+fn lock_conn(conn: &Mutex<Connection>) -> Result<MutexGuard<'_, Connection>, LedgerError> {
+    conn.lock()
+        .map_err(|_| LedgerError::Other("the local ledger's connection mutex is poisoned".to_owned()))
 }
 
 /// Runs `f` on `conn` in one `BEGIN IMMEDIATE` transaction, committed if `f` returns `Ok`,
