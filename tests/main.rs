@@ -15,6 +15,7 @@ mod hedera;
 mod hedera_boundary;
 #[cfg(feature = "hedera")]
 mod hedera_run;
+mod outage;
 mod rejections;
 mod robustness;
 mod run;

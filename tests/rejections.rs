@@ -446,6 +446,7 @@ async fn run(fixture: &Fixture) -> (Engine, Vec<Expected>) {
     let options = Options {
         tick: Duration::from_secs(1),
         stop_when_done: true,
+        ..Options::default()
     };
     let mut progress = |_: &Engine| {};
     let (summary, expected) = tokio::join!(coordinator.run(&options, &cancel, &mut progress), driver.run());

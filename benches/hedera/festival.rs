@@ -84,6 +84,7 @@ pub(crate) async fn run(config: &HederaConfig, workflow: &Path) -> FestivalRun {
     let options = Options {
         tick: Duration::from_secs(1),
         stop_when_done: true,
+        ..Options::default()
     };
     let started = Instant::now();
     let summary = run

@@ -210,6 +210,7 @@ pub(super) async fn drive<L: Ledger + 'static>(
     let options = Options {
         tick: Duration::from_secs(args.tick.max(1)),
         stop_when_done: true,
+        ..Options::default()
     };
     let mut bars = Bars::new(&festival, args.quiet);
     let summary = coordinator.run(&options, &cancel, &mut |e| bars.update(e)).await;

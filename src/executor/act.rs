@@ -5,6 +5,7 @@
 //! and the status.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 
@@ -190,14 +191,10 @@ impl<L: Ledger> Coordinator<L> {
             reason: e.to_string(),
         };
         let tx: TxId = tx.parse().map_err(context)?;
-        let known = if self.fresh_intents.remove(&tx) {
-            None
-        } else {
-            self.ledger.receipt(&tx).await.map_err(context)?
-        };
-        let (receipt, submitted) = match known {
-            Some(r) => (r, false),
-            None => self.submit_transfer(&tx, payments).await.map_err(context)?,
+        let fresh = self.fresh_intents.remove(&tx);
+        let Some((receipt, submitted)) = self.patiently(&tx, payments, fresh).await.map_err(context)? else {
+            tracing::warn!(task = %first, transaction = %tx, "stopped while the network did not answer: the intent stays in the log for the next run");
+            return Ok(());
         };
         self.transfers_made += 1;
         for p in payments {
@@ -255,6 +252,45 @@ impl<L: Ledger> Coordinator<L> {
              recorded in the log as refused and not retried{hint}",
             paid.join(", ")
         )
+    }
+
+    /// Carries out intent `tx` (reading its receipt first unless it is `fresh`), again while
+    /// the network does not answer: the intent is in the log and the ledger de-duplicates by its
+    /// id, so asking again, or submitting again, cannot pay twice. Pauses double from 1 s to
+    /// 30 s, for [`Options::network_patience`](super::Options) in all; `None` when the run is
+    /// stopped meanwhile.
+    async fn patiently(
+        &self,
+        tx: &TxId,
+        payments: &[PaymentOrder],
+        mut fresh: bool,
+    ) -> Result<Option<(Receipt, bool)>, LedgerError> {
+        let mut pause = Duration::from_secs(1);
+        let mut waited = Duration::ZERO;
+        loop {
+            let attempt = match fresh {
+                true => self.submit_transfer(tx, payments).await,
+                false => match self.ledger.receipt(tx).await {
+                    Ok(Some(receipt)) => Ok((receipt, false)),
+                    Ok(None) => self.submit_transfer(tx, payments).await,
+                    Err(e) => Err(e),
+                },
+            };
+            match attempt {
+                Err(LedgerError::Network { operation, reason }) if waited < self.network_patience => {
+                    tracing::warn!(transaction = %tx, %operation, %reason, "the network did not answer: asking again in {pause:?}");
+                    tokio::select! {
+                        () = self.stop.cancelled() => return Ok(None),
+                        () = tokio::time::sleep(pause) => {}
+                    }
+                    waited += pause;
+                    pause = (pause * 2).min(Duration::from_secs(30));
+                    fresh = false;
+                }
+                Err(LedgerError::Network { .. }) if self.stop.is_cancelled() => return Ok(None),
+                other => return other.map(Some),
+            }
+        }
     }
 
     /// Submits the transfer of an intent under its own id; its receipt, and whether it is this

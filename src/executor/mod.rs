@@ -54,6 +54,10 @@ pub struct Options {
     pub tick: Duration,
     /// Stop when the run is over (finished or stuck); otherwise keep following the log.
     pub stop_when_done: bool,
+    /// How long, in all, a payment asks again while the network does not answer (dropped
+    /// calls, nodes that stay busy) before the run ends with the error; the intent stays in the
+    /// log and the next run settles it.
+    pub network_patience: Duration,
 }
 
 impl Default for Options {
@@ -61,6 +65,7 @@ impl Default for Options {
         Self {
             tick: Duration::from_secs(1),
             stop_when_done: true,
+            network_patience: Duration::from_secs(120),
         }
     }
 }
@@ -97,6 +102,9 @@ pub struct Coordinator<L: Ledger> {
     snapshots: Option<Snapshots>,
     /// What became of the last snapshot at the start of the run, for the user.
     snapshot_note: Option<String>,
+    /// The run's cancellation and [`Options::network_patience`], for the waits inside a step.
+    stop: CancellationToken,
+    network_patience: Duration,
 }
 
 impl<L: Ledger> Coordinator<L> {
@@ -119,6 +127,8 @@ impl<L: Ledger> Coordinator<L> {
             next_tick: None,
             snapshots: None,
             snapshot_note: None,
+            stop: CancellationToken::new(),
+            network_patience: Options::default().network_patience,
         }
     }
 
@@ -162,6 +172,8 @@ impl<L: Ledger> Coordinator<L> {
         cancel: &CancellationToken,
         progress: &mut dyn FnMut(&Engine),
     ) -> Result<Summary, RunError> {
+        self.stop = cancel.clone();
+        self.network_patience = options.network_patience;
         self.resume().await?;
         self.catch_up().await?;
         self.engine.forget_in_flight();

@@ -203,6 +203,7 @@ async fn coordinate<L: Ledger + 'static>(
     let options = Options {
         tick: Duration::from_secs(1),
         stop_when_done: true,
+        ..Options::default()
     };
     let mut progress = |_: &Engine| {};
     let run = coordinator.run(&options, stop, &mut progress);
