@@ -26,3 +26,4 @@ mod serve;
 mod serve_hedera;
 mod shipped;
 mod snapshot;
+mod wired;

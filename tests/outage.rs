@@ -7,22 +7,23 @@
 //! The wrapper executes a transfer and then drops its answer (the worst case: the money moved
 //! and the coordinator cannot know it) and drops receipt queries before asking.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use baton::agent::simulate::{self, Behaviour};
 use baton::check::Festival;
 use baton::engine::{Config, Engine, Outcome};
-use baton::executor::{Coordinator, Options, RunError, Summary, Wiring, setup};
+use baton::executor::{Coordinator, Options, RunError, Summary, Wiring};
 use baton::ledger::{
     AccountId, ConsensusTime, Ledger, LedgerError, LocalLedger, Payload, Receipt, ScheduleId, ScheduledOp, Status,
     TokenId, TokenMove, TopicId, TopicMessage, TxId,
 };
 use baton::wire::Keyring;
 use tokio_util::sync::CancellationToken;
+
+use crate::wired::{Wired, wired};
 
 const WORKFLOW: &str = r#"version: 1
 festival: { id: outage }
@@ -147,19 +148,13 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Self {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!("baton-outage-{}-{nanos}", std::process::id()));
-        let state = dir.join("state");
-        std::fs::create_dir_all(&state).expect("the temp state dir can be created");
-        let workflow = dir.join("outage.yaml");
-        let gates = concat!(env!("CARGO_MANIFEST_DIR"), "/gates");
-        std::fs::write(&workflow, WORKFLOW.replace("@GATES@", gates)).expect("the workflow can be written");
-        let loaded = baton::load::load(&workflow, &BTreeMap::new()).expect("the workflow can be read");
-        let festival = Arc::new(loaded.festival.expect("the workflow is valid"));
-        let ledger = Arc::new(LocalLedger::open(&state).expect("the local ledger opens"));
-        let keys = setup::keyring(&state, &festival).expect("the keyring is created");
-        let wiring = setup::local(&ledger, &state, &festival, &keys).await;
-        let wiring = wiring.expect("the festival is wired to the local ledger");
+        let Wired {
+            dir,
+            festival,
+            ledger,
+            wiring,
+            keys,
+        } = wired("outage", WORKFLOW).await;
         let outage = Arc::new(Outage {
             inner: ledger,
             drops: AtomicU32::new(0),

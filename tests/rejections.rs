@@ -8,16 +8,15 @@
 //! until the messages aimed at that state are in, and it starts agent `alice` only once the
 //! result she could not have sent yet is in the log.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use baton::agent::simulate::{self, Behaviour};
 use baton::check::Festival;
 use baton::engine::{Config, Engine, Outcome, Rejection, TaskView};
-use baton::executor::{Coordinator, LogReader, Options, Wiring, fold, setup};
+use baton::executor::{Coordinator, LogReader, Options, Wiring, fold};
 use baton::ledger::{Ledger, LocalLedger, Status, TokenMove, TopicMessage, TxId};
 use baton::wire::{self, Body, Envelope, Keyring, MessageType, SigningKey, Topic};
 use serde_json::{Value, json};
@@ -28,6 +27,8 @@ use tokio_util::sync::CancellationToken;
 mod checks;
 
 use checks::{assert_paid_once, assert_rejected, assert_status_lists};
+
+use crate::wired::{Wired, wired};
 
 const WORKFLOW: &str = r#"version: 1
 festival: { id: rejections }
@@ -98,19 +99,13 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Self {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!("baton-rejections-{}-{nanos}", std::process::id()));
-        let state = dir.join("state");
-        std::fs::create_dir_all(&state).expect("the temp state dir can be created");
-        let workflow = dir.join("rejections.yaml");
-        let gates = concat!(env!("CARGO_MANIFEST_DIR"), "/gates");
-        std::fs::write(&workflow, WORKFLOW.replace("@GATES@", gates)).expect("the workflow can be written");
-        let loaded = baton::load::load(&workflow, &BTreeMap::new()).expect("the workflow can be read");
-        let festival = Arc::new(loaded.festival.expect("the workflow is valid"));
-        let ledger = Arc::new(LocalLedger::open(&state).expect("the local ledger opens"));
-        let keys = setup::keyring(&state, &festival).expect("the keyring is created");
-        let wiring = setup::local(&ledger, &state, &festival, &keys).await;
-        let wiring = wiring.expect("the festival is wired to the local ledger");
+        let Wired {
+            dir,
+            festival,
+            ledger,
+            wiring,
+            keys,
+        } = wired("rejections", WORKFLOW).await;
         Self {
             dir,
             festival,
