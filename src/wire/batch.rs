@@ -110,7 +110,7 @@ pub(crate) fn root_of(leaf: Hash, index: u32, size: u32, path: &[Hash]) -> Optio
 
 /// A path as it travels: the hashes in hex, one after the other.
 pub(crate) fn path_text(path: &[Hash]) -> String {
-    hex::encode(path.as_flattened())
+    super::hex_text(path.as_flattened())
 }
 
 /// The hashes of a path's text, or `None` when it is not whole 64-character lowercase hex hashes.

@@ -209,7 +209,7 @@ impl Envelope {
 fn new_id() -> String {
     let mut bytes = [0u8; 16];
     rand::fill(&mut bytes[..]);
-    hex::encode(bytes)
+    super::hex_text(&bytes)
 }
 
 /// A time as RFC 3339 in UTC with milliseconds, e.g. `2025-03-01T12:00:00.000Z`. Times before the

@@ -54,6 +54,18 @@ pub use signing::{
     forget_checked, seal, seal_all, seal_sent, seal_step, sign, sign_all, verify, verify_digested, verify_payload,
 };
 
+/// `bytes` as lowercase hex, two characters a byte, written from a table rather than a character at
+/// a time (signatures, batch paths and message ids are written for every message sent).
+pub(crate) fn hex_text(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
 /// The largest message [`decode`] reads, in bytes; anything larger is rejected before parsing.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 

@@ -21,7 +21,7 @@ fn sign_canonical(envelope: &mut Envelope, key: &SigningKey, message: &[u8]) {
     envelope.batch = None;
     let signature = key.sign(message).to_bytes();
     seen::remember(seen::mark(&key.verifying_key(), message, &signature));
-    envelope.signature = Some(hex::encode(signature));
+    envelope.signature = Some(super::hex_text(&signature));
 }
 
 /// Signs the envelopes with `key` under one signature over their batch, each carrying its place
@@ -46,7 +46,7 @@ fn sign_all_canonical<B: AsRef<[u8]>>(envelopes: &mut [Envelope], key: &SigningK
         let signed = batch::signed_bytes(&root, size);
         let signature = key.sign(&signed).to_bytes();
         seen::remember(seen::mark(&key.verifying_key(), &signed, &signature));
-        let text = hex::encode(signature);
+        let text = super::hex_text(&signature);
         for (index, (envelope, path)) in part.iter_mut().zip(paths).enumerate() {
             envelope.signature = Some(text.clone());
             envelope.batch = Some(Batch {

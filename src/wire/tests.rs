@@ -401,3 +401,10 @@ fn sealed_bytes_are_known_only_under_their_key_and_only_unchanged() {
     verify_payload(&other, &envelope, &key(1).verifying_key()).expect("verifies");
     verify_payload(&other, &envelope, &key(1).verifying_key()).expect("verifies again");
 }
+
+#[test]
+fn hex_text_writes_every_byte_as_the_hex_crate_does() {
+    let all: Vec<u8> = (0..=255).collect();
+    assert_eq!(super::hex_text(&all), hex::encode(&all));
+    assert_eq!(super::hex_text(&[]), "");
+}
