@@ -1,5 +1,5 @@
 //! Acting on the engine's commands: every decision goes to the log as a signed message before
-//! anything else happens; transfers execute only for intents already in the log. A transfer the
+//! anything acts on it; transfers execute only for intents already in the log. A transfer the
 //! ledger refuses (an account not associated with the token, say) is settled in the log with its
 //! status, then ends the run that submitted it with an error naming its tasks, agents, accounts
 //! and the status.
@@ -62,10 +62,9 @@ impl<L: Ledger> Coordinator<L> {
                 Ok(())
             }
             Command::Pay { valid_start, payments } => self.intend(valid_start, payments).await,
-            Command::Transfer { tx, payments } => {
-                self.flush().await?;
-                self.transfer(&tx, &payments).await
-            }
+            // The intent is in the log already (the engine asks for a transfer only then); the
+            // step's other messages go with its settlements at the end of the step.
+            Command::Transfer { tx, payments } => self.transfer(&tx, &payments).await,
             Command::Fire { task, event, reason } => {
                 self.publish(Body::TaskEvent(TaskEvent {
                     task_id: task,
