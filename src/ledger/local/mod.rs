@@ -9,6 +9,7 @@
 //! repeats nor goes back. Like the rest of the ledger, it knows nothing of festivals, tasks or
 //! the engine.
 
+mod checkpoint;
 mod group;
 #[cfg(feature = "hedera")]
 mod network;
@@ -50,6 +51,9 @@ const POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 /// The embedded ledger, persisted in `ledger.sqlite3` under a state directory.
 pub struct LocalLedger {
+    /// Stopped (its connection closed) before [`Self::conn`] closes, which checkpoints what is
+    /// left when it is the database's last connection.
+    _checkpointer: Option<checkpoint::Checkpointer>,
     path: PathBuf,
     /// Shared with the writer of [`group`]'s submissions.
     conn: Arc<Mutex<Connection>>,
@@ -121,6 +125,7 @@ impl LocalLedger {
         let path = dir.join(FILE_NAME);
         let conn = schema::open_connection(&path)?;
         Ok(Self {
+            _checkpointer: checkpoint::Checkpointer::start(&path),
             path,
             conn: Arc::new(Mutex::new(conn)),
             notify: Notify::new(),

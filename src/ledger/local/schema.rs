@@ -15,8 +15,10 @@ const SCHEMA_VERSION: i64 = 2;
 /// How long a connection waits for another one (perhaps in another process) to finish writing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Pages of write-ahead log after which a commit checkpoints it (32 MiB of 4 KiB pages).
-const WAL_CHECKPOINT_PAGES: i64 = 8192;
+/// Pages of write-ahead log after which a commit checkpoints it itself (128 MiB of 4 KiB pages):
+/// the ledger's own thread checkpoints long before ([`super::checkpoint`]), this is for a log it
+/// cannot keep up with.
+const WAL_CHECKPOINT_PAGES: i64 = 32_768;
 
 /// The messages of every topic, in a table with row ids: its rows hold up to 4 KiB in their
 /// page, where a table without row ids (schema version 1) kept only about 1,000 bytes and put
@@ -109,9 +111,8 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, LedgerError> {
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
         .map_err(open_error)?;
     conn.set_prepared_statement_cache_capacity(64);
-    // Checkpoints every 32 MiB of log rather than SQLite's 4 MiB: a run writes a transaction per
-    // step, and each checkpoint wrote the same few hot pages back again (a fifth of a run's
-    // database time went to checkpoints).
+    // Commits leave checkpoints to the ledger's thread: a run writes a transaction per step, and
+    // a checkpoint inside one holds up every writer waiting behind it.
     conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
         .map_err(open_error)?;
     create_tables(&mut conn, path)?;

@@ -1,0 +1,122 @@
+//! Checkpoints off the writers' path. In WAL mode SQLite copies the log back into the database
+//! from inside whichever commit crosses its threshold: a transfer on the coordinator's thread,
+//! or the group writer with every submission waiting on it (7% of a run's CPU time went to
+//! them, all of it on those paths). A thread of each [`super::LocalLedger`] checkpoints instead,
+//! on a connection of its own, a tenth of a second after the database changed: a `PASSIVE`
+//! checkpoint, which waits for no reader or writer and copies what they are done with. The
+//! writers' own threshold stays, raised, for a log this thread cannot keep up with.
+
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+/// How long after a change the thread checkpoints.
+const EVERY: Duration = Duration::from_millis(100);
+
+/// The checkpointing thread; stopped and joined when dropped.
+pub(super) struct Checkpointer {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Starts checkpointing the database at `path`. `None` when its connection or thread cannot
+    /// be made: the writers' commits then checkpoint, as SQLite does by itself.
+    pub(super) fn start(path: &Path) -> Option<Checkpointer> {
+        let conn = match Connection::open(path) {
+            Ok(conn) => conn,
+            Err(error) => {
+                tracing::warn!(%error, path = %path.display(), "no checkpointing thread: commits checkpoint");
+                return None;
+            }
+        };
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("baton-checkpoint".into())
+            .spawn(move || run(&conn, &stopped));
+        match thread {
+            Ok(thread) => Some(Checkpointer {
+                stop,
+                thread: Some(thread),
+            }),
+            Err(error) => {
+                tracing::warn!(%error, "no checkpointing thread: commits checkpoint");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let (stopping, wake) = &*self.stop;
+        *stopping.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        wake.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Checkpoints every [`EVERY`] while the database changes (its `data_version` moves when
+/// another connection commits), until told to stop.
+fn run(conn: &Connection, stop: &(Mutex<bool>, Condvar)) {
+    let (stopping, wake) = stop;
+    let mut seen: Option<i64> = None;
+    let mut stopped = stopping.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        let (guard, _) = wake
+            .wait_timeout(stopped, EVERY)
+            .unwrap_or_else(PoisonError::into_inner);
+        stopped = guard;
+        if *stopped {
+            return;
+        }
+        let version = conn.query_row("PRAGMA data_version", [], |row| row.get::<_, i64>(0));
+        match version {
+            Ok(version) if seen == Some(version) => continue,
+            Ok(version) => seen = Some(version),
+            Err(error) => {
+                tracing::warn!(%error, "the checkpointing thread stops: commits checkpoint");
+                return;
+            }
+        }
+        // Busy (another checkpoint runs) or behind a reader: the next round does the rest.
+        if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::debug!(%error, "a checkpoint was put off");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::local::tests::Scratch;
+    use crate::ledger::{Ledger, Payload};
+
+    #[tokio::test]
+    async fn the_thread_copies_the_log_into_the_database_soon_after_a_write() {
+        let scratch = Scratch::new();
+        let ledger = scratch.open();
+        let topic = ledger.create_topic("t").await.expect("a topic");
+        let size = || std::fs::metadata(ledger.path()).map_or(0, |m| m.len());
+        let before = size();
+        // About 200 pages of messages: far below the writers' own threshold, so only a
+        // checkpoint by the thread moves them from the log into the database file.
+        let messages: Vec<Payload> = (0..800).map(|n| vec![b'x'; 1000 + n % 7].into()).collect();
+        ledger.submit_all(&topic, &messages).await.expect("submitted");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while size() < before + 500_000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not checkpointed: {before} -> {} bytes",
+                size()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
