@@ -15,7 +15,7 @@ pub mod snapshot;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
@@ -98,6 +98,9 @@ pub struct Coordinator<L: Ledger> {
     fresh_intents: HashSet<TxId>,
     transfers_made: u64,
     next_tick: Option<ConsensusTime>,
+    /// When, by this process's clock, [`Self::next_tick`] is due: the ledger's clock is asked
+    /// only from then on, not at every step.
+    tick_due: Option<Instant>,
     /// Where snapshots of the engine go, when this coordinator keeps them.
     snapshots: Option<Snapshots>,
     /// What became of the last snapshot at the start of the run, for the user.
@@ -125,6 +128,7 @@ impl<L: Ledger> Coordinator<L> {
             fresh_intents: HashSet::new(),
             transfers_made: 0,
             next_tick: None,
+            tick_due: None,
             snapshots: None,
             snapshot_note: None,
             stop: CancellationToken::new(),
@@ -214,8 +218,14 @@ impl<L: Ledger> Coordinator<L> {
 
     /// Keeps one tick scheduled ahead on the ledger's schedule service.
     async fn keep_ticking(&mut self, every: Duration) -> Result<(), RunError> {
+        if self.tick_due.is_some_and(|due| Instant::now() < due) {
+            return Ok(());
+        }
         let now = self.ledger.now().await?;
-        if self.next_tick.is_some_and(|t| t > now) {
+        let asked = Instant::now();
+        if let Some(next) = self.next_tick.filter(|&t| t > now) {
+            let ahead = u64::try_from(next.0.saturating_sub(now.0)).unwrap_or(0);
+            self.tick_due = Some(asked + Duration::from_nanos(ahead));
             return Ok(());
         }
         let at = ConsensusTime(
@@ -229,7 +239,10 @@ impl<L: Ledger> Coordinator<L> {
         };
         let memo = format!("tick:{}:{}", self.wiring.festival, at.0 / 1_000_000_000);
         match self.ledger.schedule(&op, at, &memo).await {
-            Ok(_) => self.next_tick = Some(at),
+            Ok(_) => {
+                self.next_tick = Some(at);
+                self.tick_due = Some(asked + every);
+            }
             // The tick's time passed before the network reached consensus on it (retries on a
             // busy network): nothing is lost, the next step schedules another.
             Err(LedgerError::Refused { status, .. }) if status.starts_with("SCHEDULE_EXPIRATION_TIME") => {
