@@ -15,6 +15,8 @@ use rusqlite::Connection;
 
 /// How long after a change the thread checkpoints.
 const EVERY: Duration = Duration::from_millis(100);
+/// How long the thread's connection waits for a lock another one holds.
+const BUSY: Duration = Duration::from_secs(1);
 
 /// The checkpointing thread; stopped and joined when dropped.
 pub(super) struct Checkpointer {
@@ -26,7 +28,8 @@ impl Checkpointer {
     /// Starts checkpointing the database at `path`. `None` when its connection or thread cannot
     /// be made: the writers' commits then checkpoint, as SQLite does by itself.
     pub(super) fn start(path: &Path) -> Option<Checkpointer> {
-        let conn = match Connection::open(path) {
+        let opened = Connection::open(path).and_then(|conn| conn.busy_timeout(BUSY).map(|()| conn));
+        let conn = match opened {
             Ok(conn) => conn,
             Err(error) => {
                 tracing::warn!(%error, path = %path.display(), "no checkpointing thread: commits checkpoint");
@@ -80,9 +83,10 @@ fn run(conn: &Connection, stop: &(Mutex<bool>, Condvar)) {
         match version {
             Ok(version) if seen == Some(version) => continue,
             Ok(version) => seen = Some(version),
+            // Busy past the timeout: the next round looks again.
             Err(error) => {
-                tracing::warn!(%error, "the checkpointing thread stops: commits checkpoint");
-                return;
+                tracing::debug!(%error, "the database could not be looked at for a checkpoint");
+                continue;
             }
         }
         // Busy (another checkpoint runs) or behind a reader: the next round does the rest.
