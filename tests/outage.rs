@@ -17,13 +17,13 @@ use baton::check::Festival;
 use baton::engine::{Config, Engine, Outcome};
 use baton::executor::{Coordinator, Options, RunError, Summary, Wiring};
 use baton::ledger::{
-    AccountId, ConsensusTime, Ledger, LedgerError, LocalLedger, Payload, Receipt, ScheduleId, ScheduledOp, Status,
-    TokenId, TokenMove, TopicId, TopicMessage, TxId,
+    AccountId, ConsensusTime, Ledger, LedgerError, LocalLedger, Payload, Receipt, ScheduleId, ScheduledOp, TokenId,
+    TokenMove, TopicId, TopicMessage, TxId,
 };
 use baton::wire::Keyring;
 use tokio_util::sync::CancellationToken;
 
-use crate::wired::{Wired, wired};
+use crate::wired::{Wired, assert_paid_by_one_transfer, wired};
 
 const WORKFLOW: &str = r#"version: 1
 festival: { id: outage }
@@ -215,17 +215,8 @@ impl Fixture {
 
     /// Every task paid its reward by exactly one successful transfer, and the agents hold it all.
     async fn assert_paid_once(&self, engine: &Engine) {
-        let views = engine.task_views();
-        let transfers = self.outage.inner.transfers().expect("transfers can be listed");
         for (task, reward) in REWARDS {
-            let view = views
-                .iter()
-                .find(|v| v.id == task)
-                .expect("the task is in the festival");
-            assert_eq!((view.state.as_str(), view.paid), ("paid", Some(reward)), "{view:#?}");
-            let tx = view.tx.as_deref().expect("a paid task names its transaction");
-            let paying = |t: &&(TxId, String, Vec<TokenMove>, Status)| t.3 == Status::Success && t.0.to_string() == tx;
-            assert_eq!(transfers.iter().filter(paying).count(), 1, "{task}: {transfers:?}");
+            assert_paid_by_one_transfer(engine, &self.outage.inner, task, reward);
         }
         let mut held = 0;
         for agent in ["alice", "bob"] {

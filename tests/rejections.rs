@@ -17,7 +17,7 @@ use baton::agent::simulate::{self, Behaviour};
 use baton::check::Festival;
 use baton::engine::{Config, Engine, Outcome, Rejection, TaskView};
 use baton::executor::{Coordinator, LogReader, Options, Wiring, fold};
-use baton::ledger::{Ledger, LocalLedger, Status, TokenMove, TopicMessage, TxId};
+use baton::ledger::{Ledger, LocalLedger, TopicMessage};
 use baton::wire::{self, Body, Envelope, Keyring, MessageType, SigningKey, Topic};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use baton::check::Festival;
+use baton::engine::Engine;
 use baton::executor::{Wiring, setup};
-use baton::ledger::LocalLedger;
+use baton::ledger::{LocalLedger, Status};
 use baton::wire::Keyring;
 
 /// What [`wired`] made; the caller removes `dir` when done.
@@ -43,4 +44,21 @@ pub(crate) async fn wired(name: &str, workflow: &str) -> Wired {
         wiring,
         keys,
     }
+}
+
+/// Task `task` of `engine` is paid `reward`, by exactly one successful transfer on `ledger`.
+pub(crate) fn assert_paid_by_one_transfer(engine: &Engine, ledger: &LocalLedger, task: &str, reward: i64) {
+    let views = engine.task_views();
+    let view = views
+        .iter()
+        .find(|v| v.id == task)
+        .expect("the task is in the festival");
+    assert_eq!((view.state.as_str(), view.paid), ("paid", Some(reward)), "{view:#?}");
+    let tx = view.tx.as_deref().expect("a paid task names its transaction");
+    let transfers = ledger.transfers().expect("transfers can be listed");
+    let paying = transfers
+        .iter()
+        .filter(|t| t.3 == Status::Success && t.0.to_string() == tx)
+        .count();
+    assert_eq!(paying, 1, "{task}: {transfers:?}");
 }

@@ -18,17 +18,8 @@ pub(super) fn assert_rejected(rejections: &[Rejection], expected: &[Expected]) {
 
 /// Every task is paid its reward by exactly one successful transfer, and each agent holds it.
 pub(super) async fn assert_paid_once(engine: &Engine, fixture: &Fixture) {
-    let views = engine.task_views();
-    let transfers = fixture.ledger.transfers().expect("transfers can be listed");
     for (task, agent, reward) in PAID {
-        let view = views
-            .iter()
-            .find(|v| v.id == task)
-            .expect("the task is in the festival");
-        assert_eq!((view.state.as_str(), view.paid), ("paid", Some(reward)), "{view:#?}");
-        let tx = view.tx.as_deref().expect("a paid task names its transaction");
-        let paying = |t: &&(TxId, String, Vec<TokenMove>, Status)| t.3 == Status::Success && t.0.to_string() == tx;
-        assert_eq!(transfers.iter().filter(paying).count(), 1, "{task}: {transfers:?}");
+        crate::wired::assert_paid_by_one_transfer(engine, &fixture.ledger, task, reward);
         let account = &fixture.wiring.accounts[agent];
         let balance = fixture.ledger.token_balance(account, &fixture.wiring.token).await;
         assert_eq!(balance.expect("the balance reads"), reward, "agent `{agent}`'s balance");
