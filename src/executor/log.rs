@@ -49,6 +49,9 @@ pub struct LogMark {
     pub digest: String,
 }
 
+/// Messages a poll asks a topic for at once.
+const READ_AT_ONCE: usize = 10_000;
+
 impl LogReader {
     #[must_use]
     pub fn new(wiring: &Wiring) -> Self {
@@ -134,10 +137,18 @@ impl LogReader {
             (&self.status, &mut self.after_status),
         ] {
             loop {
-                let batch = ledger.messages(topic, *after, 10_000).await?;
+                let batch = ledger.messages(topic, *after, READ_AT_ONCE).await?;
                 let Some(last) = batch.last() else { break };
                 *after = last.sequence;
+                let whole = batch.len() < READ_AT_ONCE;
                 self.buffer.extend(batch);
+                // Fewer than asked for: the topic had no more when it was read. What reaches it
+                // since came after the poll began, past its horizon (the local ledger's consensus
+                // times follow its commits; Hedera's horizon lags its mirror's stream), so it
+                // waits for the next poll either way.
+                if whole {
+                    break;
+                }
             }
         }
         self.buffer.sort_by_key(|m| m.consensus);

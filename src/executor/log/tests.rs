@@ -138,3 +138,37 @@ fn a_large_batch_is_checked_in_parallel_exactly_as_one_by_one() {
     assert_eq!(parallel.iter().filter(|e| e.is_err()).count(), PARALLEL_FROM);
     assert_eq!(parallel[1].as_ref().map(|e| e.position), Ok(2));
 }
+
+#[tokio::test]
+async fn a_poll_reads_each_topic_to_its_end_in_consensus_order() {
+    use crate::ledger::{Ledger, LocalLedger};
+    let dir = std::env::temp_dir().join(format!("baton-log-poll-{}", std::process::id()));
+    let ledger = LocalLedger::open(&dir).expect("the local ledger opens");
+    let tasks = ledger.create_topic("tasks").await.expect("a topic");
+    let status = ledger.create_topic("status").await.expect("a topic");
+    // More messages on the task topic than a poll asks for at once, the status topic's between.
+    let mut written = Vec::new();
+    for n in 0..READ_AT_ONCE + 5 {
+        let topic = if n % 4000 == 7 { &status } else { &tasks };
+        written.push((topic.clone(), format!("m{n}").into_bytes()));
+    }
+    ledger.submit_many(&written).expect("the messages are written");
+    let mut reader = LogReader::new(&Wiring {
+        tasks_topic: tasks,
+        status_topic: status,
+        ..wiring()
+    });
+    let read = reader.poll(&ledger).await.expect("the log reads");
+    let texts: Vec<Vec<u8>> = read.iter().map(|(_, m)| m.payload.to_vec()).collect();
+    let expected: Vec<Vec<u8>> = written.into_iter().map(|(_, p)| p).collect();
+    assert_eq!(texts.len(), expected.len(), "every message is read in one poll");
+    assert!(
+        texts == expected,
+        "the messages are read in the order they were written"
+    );
+    let positions: Vec<u64> = read.iter().map(|(p, _)| *p).collect();
+    assert_eq!(positions, (1..=expected.len() as u64).collect::<Vec<_>>());
+    assert!(reader.poll(&ledger).await.expect("the log reads").is_empty());
+    drop(ledger);
+    let _ = std::fs::remove_dir_all(&dir);
+}
