@@ -281,11 +281,22 @@ impl Ledger for LocalLedger {
             if !found.is_empty() {
                 return Ok(found);
             }
-            tokio::select! {
-                biased;
-                () = cancel.cancelled() => return Ok(Vec::new()),
-                () = &mut notified => {}
-                () = tokio::time::sleep(POLL_INTERVAL) => {}
+            // Other writers are looked for every POLL_INTERVAL; until then this value's own
+            // writes wake the wait, and one that added nothing to this topic needs no look.
+            let look_again = tokio::time::sleep(POLL_INTERVAL);
+            tokio::pin!(look_again);
+            loop {
+                tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => return Ok(Vec::new()),
+                    () = &mut notified => {}
+                    () = &mut look_again => break,
+                }
+                notified.set(self.notify.notified());
+                notified.as_mut().enable();
+                if self.recent.wrote_after(topic, after) != Some(false) {
+                    break;
+                }
             }
         }
     }

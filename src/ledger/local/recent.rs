@@ -122,6 +122,14 @@ impl Recent {
         Some(found)
     }
 
+    /// Whether this value wrote a message of `topic` after sequence `after`, as far as what it
+    /// keeps tells; `None` when it keeps nothing of the topic. Another writer is not seen here.
+    pub(super) fn wrote_after(&self, topic: &TopicId, after: u64) -> Option<bool> {
+        let state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let run = state.runs.get(topic)?;
+        Some(run.next() > after.saturating_add(1))
+    }
+
     /// Forgets every topic's run: this value appended messages it does not keep.
     pub(super) fn forget(&self) {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).runs.clear();

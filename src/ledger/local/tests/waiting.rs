@@ -142,6 +142,47 @@ async fn wait_messages_wakes_on_a_submit_through_another_connection() -> TestRes
     wakes_on_submit_from(Arc::new(scratch.open()), Arc::new(scratch.open())).await
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_sees_another_writer_while_its_own_value_keeps_writing_elsewhere() -> TestResult {
+    let scratch = Scratch::new();
+    let reader = Arc::new(scratch.open());
+    let other = scratch.open();
+    let (watched, busy) = (
+        reader.create_topic("watched").await?,
+        reader.create_topic("busy").await?,
+    );
+    // What the reader's value wrote itself, it keeps: it knows its own writes add nothing here.
+    reader.submit(&watched, b"own").await?;
+    let cancel = CancellationToken::new();
+    // The reader's own value writes to another topic every millisecond: each write wakes the
+    // wait, none of them is what it waits for.
+    let chatter = {
+        let (reader, cancel) = (Arc::clone(&reader), cancel.clone());
+        tokio::spawn(async move {
+            while !cancel.is_cancelled() {
+                reader.submit(&busy, b"noise").await?;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Ok::<(), LedgerError>(())
+        })
+    };
+    let waiting = {
+        let (reader, watched, cancel) = (Arc::clone(&reader), watched.clone(), cancel.clone());
+        tokio::spawn(async move { reader.wait_messages(&watched, 1, 10, &cancel).await })
+    };
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    other.submit(&watched, b"from elsewhere").await?;
+    let found = tokio::time::timeout(Duration::from_secs(5), waiting).await;
+    cancel.cancel();
+    chatter.await.map_err(|e| LedgerError::Other(e.to_string()))??;
+    let found = found
+        .map_err(|_| LedgerError::Other("the other writer's message was never seen".to_owned()))?
+        .map_err(|e| LedgerError::Other(e.to_string()))??;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].payload, b"from elsewhere");
+    Ok(())
+}
+
 /// Set for a child process of `other_processes_share_the_ledger_and_their_commits_survive_abort`.
 const CHILD_DIR: &str = "BATON_LEDGER_TEST_CHILD_DIR";
 const CHILD_TOPIC: &str = "BATON_LEDGER_TEST_CHILD_TOPIC";
