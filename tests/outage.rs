@@ -7,20 +7,17 @@
 //! The wrapper executes a transfer and then drops its answer (the worst case: the money moved
 //! and the coordinator cannot know it) and drops receipt queries before asking.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use baton::agent::simulate::{self, Behaviour};
-use baton::check::Festival;
 use baton::engine::{Config, Engine, Outcome};
-use baton::executor::{Coordinator, Options, RunError, Summary, Wiring};
+use baton::executor::{Coordinator, Options, RunError, Summary};
 use baton::ledger::{
     AccountId, ConsensusTime, Ledger, LedgerError, LocalLedger, Payload, Receipt, ScheduleId, ScheduledOp, TokenId,
     TokenMove, TopicId, TopicMessage, TxId,
 };
-use baton::wire::Keyring;
 use tokio_util::sync::CancellationToken;
 
 use crate::wired::{Wired, assert_paid_by_one_transfer, wired};
@@ -138,34 +135,22 @@ impl Ledger for Outage {
 /// agents following the log on the ledger itself, and the coordinator's view of it through
 /// [`Outage`].
 struct Fixture {
-    dir: PathBuf,
-    festival: Arc<Festival>,
+    wired: Wired,
     outage: Arc<Outage>,
-    wiring: Wiring,
-    keys: Keyring,
     agents: CancellationToken,
 }
 
 impl Fixture {
     async fn new() -> Self {
-        let Wired {
-            dir,
-            festival,
-            ledger,
-            wiring,
-            keys,
-        } = wired("outage", WORKFLOW).await;
+        let wired = wired("outage", WORKFLOW).await;
         let outage = Arc::new(Outage {
-            inner: ledger,
+            inner: wired.ledger.clone(),
             drops: AtomicU32::new(0),
             dropped: AtomicU32::new(0),
         });
         let fixture = Self {
-            dir,
-            festival,
+            wired,
             outage,
-            wiring,
-            keys,
             agents: CancellationToken::new(),
         };
         fixture.spawn_agents();
@@ -181,11 +166,16 @@ impl Fixture {
             ..Behaviour::default()
         };
         for agent in ["alice", "bob"] {
-            let key = self.keys.get(agent).cloned().expect("the keyring has the agent's key");
+            let key = self
+                .wired
+                .keys
+                .get(agent)
+                .cloned()
+                .expect("the keyring has the agent's key");
             let run = simulate::run(
                 self.outage.inner.clone(),
-                self.festival.clone(),
-                self.wiring.clone(),
+                self.wired.festival.clone(),
+                self.wired.wiring.clone(),
                 agent.to_string(),
                 key,
                 behaviour.clone(),
@@ -198,13 +188,14 @@ impl Fixture {
     /// Runs a fresh coordinator (as a restart does) until the festival is over, it fails, or
     /// `stop` fires.
     async fn run(&self, patience: Duration, stop: &CancellationToken) -> (Result<Summary, RunError>, Engine) {
-        let engine = Engine::new(self.festival.clone(), &Config::default()).expect("the engine starts");
+        let engine = Engine::new(self.wired.festival.clone(), &Config::default()).expect("the engine starts");
         let key = self
+            .wired
             .keys
             .get("coordinator")
             .cloned()
             .expect("the keyring has the coordinator's key");
-        let mut coordinator = Coordinator::new(self.outage.clone(), engine, self.wiring.clone(), key);
+        let mut coordinator = Coordinator::new(self.outage.clone(), engine, self.wired.wiring.clone(), key);
         let options = Options {
             network_patience: patience,
             ..Options::default()
@@ -220,8 +211,8 @@ impl Fixture {
         }
         let mut held = 0;
         for agent in ["alice", "bob"] {
-            let account = &self.wiring.accounts[agent];
-            let balance = self.outage.inner.token_balance(account, &self.wiring.token).await;
+            let account = &self.wired.wiring.accounts[agent];
+            let balance = self.outage.inner.token_balance(account, &self.wired.wiring.token).await;
             held += balance.expect("the balance reads");
         }
         assert_eq!(
@@ -235,7 +226,6 @@ impl Fixture {
 impl Drop for Fixture {
     fn drop(&mut self) {
         self.agents.cancel();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

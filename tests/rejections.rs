@@ -8,17 +8,14 @@
 //! until the messages aimed at that state are in, and it starts agent `alice` only once the
 //! result she could not have sent yet is in the log.
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use baton::agent::simulate::{self, Behaviour};
-use baton::check::Festival;
 use baton::engine::{Config, Engine, Outcome, Rejection, TaskView};
-use baton::executor::{Coordinator, LogReader, Options, Wiring, fold};
-use baton::ledger::{Ledger, LocalLedger, TopicMessage};
-use baton::wire::{self, Body, Envelope, Keyring, MessageType, SigningKey, Topic};
+use baton::executor::{Coordinator, LogReader, Options, fold};
+use baton::ledger::{Ledger, TopicMessage};
+use baton::wire::{self, Body, Envelope, MessageType, SigningKey, Topic};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -89,30 +86,19 @@ const CASES: [(&str, &str); 18] = [
 
 /// A workflow file and a state directory under the system temp dir, with the festival wired to
 /// the local ledger there; removed when dropped.
-struct Fixture {
-    dir: PathBuf,
-    festival: Arc<Festival>,
-    ledger: Arc<LocalLedger>,
-    wiring: Wiring,
-    keys: Keyring,
+struct Fixture(Wired);
+
+impl std::ops::Deref for Fixture {
+    type Target = Wired;
+
+    fn deref(&self) -> &Wired {
+        &self.0
+    }
 }
 
 impl Fixture {
     async fn new() -> Self {
-        let Wired {
-            dir,
-            festival,
-            ledger,
-            wiring,
-            keys,
-        } = wired("rejections", WORKFLOW).await;
-        Self {
-            dir,
-            festival,
-            ledger,
-            wiring,
-            keys,
-        }
+        Self(wired("rejections", WORKFLOW).await)
     }
 
     fn key(&self, name: &str) -> SigningKey {
@@ -139,12 +125,6 @@ impl Fixture {
             cancel.clone(),
         );
         tokio::spawn(async move { run.await.expect("the simulated agent runs") });
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

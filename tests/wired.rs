@@ -12,13 +12,19 @@ use baton::executor::{Wiring, setup};
 use baton::ledger::{LocalLedger, Status};
 use baton::wire::Keyring;
 
-/// What [`wired`] made; the caller removes `dir` when done.
+/// What [`wired`] made; its directory is removed when it is dropped.
 pub(crate) struct Wired {
     pub(crate) dir: PathBuf,
     pub(crate) festival: Arc<Festival>,
     pub(crate) ledger: Arc<LocalLedger>,
     pub(crate) wiring: Wiring,
     pub(crate) keys: Keyring,
+}
+
+impl Drop for Wired {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Writes `workflow` (with `@GATES@` standing for the shipped gates) to `<dir>/<name>.yaml`, loads
