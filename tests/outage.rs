@@ -5,7 +5,8 @@
 //! repeats a payment: the intent is in the log, and the next run settles it once.
 //!
 //! The wrapper executes a transfer and then drops its answer (the worst case: the money moved
-//! and the coordinator cannot know it) and drops receipt queries before asking.
+//! and the coordinator cannot know it) and drops receipt queries before asking; it drops the
+//! agents' submissions before writing them, and the simulated agents send them again.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -37,28 +38,37 @@ tasks:
 /// Each task's reward, in minor units.
 const REWARDS: [(&str, i64); 3] = [("one", 1000), ("two", 2000), ("three", 3000)];
 
-/// The local ledger, with the next `drops` payment calls (transfers and receipt queries)
-/// answered as a dropped connection.
+/// The local ledger, with the next `drops` payment calls (transfers and receipt queries) and the
+/// next `status_drops` submissions to the status topic (the agents') answered as a dropped
+/// connection.
 struct Outage {
     inner: Arc<LocalLedger>,
+    status: TopicId,
     drops: AtomicU32,
     dropped: AtomicU32,
+    status_drops: AtomicU32,
+    status_dropped: AtomicU32,
 }
 
 impl Outage {
     fn dropping(&self, operation: &str) -> Result<(), LedgerError> {
-        let left = self
-            .drops
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
-        if left.is_err() {
-            return Ok(());
-        }
-        self.dropped.fetch_add(1, Ordering::SeqCst);
-        Err(LedgerError::Network {
-            operation: operation.to_string(),
-            reason: "connection dropped (outage)".into(),
-        })
+        drop_one(&self.drops, &self.dropped, operation)
     }
+}
+
+/// A dropped connection while `left` counts down from above zero, counted in `dropped`.
+fn drop_one(left: &AtomicU32, dropped: &AtomicU32, operation: &str) -> Result<(), LedgerError> {
+    if left
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_err()
+    {
+        return Ok(());
+    }
+    dropped.fetch_add(1, Ordering::SeqCst);
+    Err(LedgerError::Network {
+        operation: operation.to_string(),
+        reason: "connection dropped (outage)".into(),
+    })
 }
 
 impl Ledger for Outage {
@@ -69,6 +79,9 @@ impl Ledger for Outage {
         self.inner.submit(topic, payload).await
     }
     async fn submit_all(&self, topic: &TopicId, payloads: &[Payload]) -> Result<(), LedgerError> {
+        if *topic == self.status {
+            drop_one(&self.status_drops, &self.status_dropped, "submitting status messages")?;
+        }
         self.inner.submit_all(topic, payloads).await
     }
     fn batch_signatures(&self) -> bool {
@@ -145,8 +158,11 @@ impl Fixture {
         let wired = wired("outage", WORKFLOW).await;
         let outage = Arc::new(Outage {
             inner: wired.ledger.clone(),
+            status: wired.wiring.status_topic.clone(),
             drops: AtomicU32::new(0),
             dropped: AtomicU32::new(0),
+            status_drops: AtomicU32::new(0),
+            status_dropped: AtomicU32::new(0),
         });
         let fixture = Self {
             wired,
@@ -173,7 +189,7 @@ impl Fixture {
                 .cloned()
                 .expect("the keyring has the agent's key");
             let run = simulate::run(
-                self.outage.inner.clone(),
+                self.outage.clone(),
                 self.wired.festival.clone(),
                 self.wired.wiring.clone(),
                 agent.to_string(),
@@ -245,6 +261,26 @@ fn a_payment_asks_again_while_the_network_is_away_and_pays_once() {
         let summary = summary.expect("the run rides out the outage");
         assert_eq!(summary.outcome, Outcome::Finished, "{summary:?}");
         assert_eq!(fixture.outage.dropped.load(Ordering::SeqCst), 3, "every drop was met");
+        fixture.assert_paid_once(&engine).await;
+    });
+}
+
+#[test]
+fn agents_whose_messages_the_network_drops_send_them_again_and_every_task_is_paid_once() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let fixture = Fixture::new().await;
+        fixture.outage.status_drops.store(4, Ordering::SeqCst);
+        let never = CancellationToken::new();
+        let run = tokio::time::timeout(Duration::from_secs(60), fixture.run(Duration::from_secs(120), &never));
+        let (summary, engine) = run.await.expect("the run ends within 60 s");
+        assert_eq!(summary.expect("the run finishes").outcome, Outcome::Finished);
+        assert_eq!(
+            fixture.outage.status_dropped.load(Ordering::SeqCst),
+            4,
+            "every drop was met"
+        );
+        assert!(engine.rejections().is_empty(), "{:#?}", engine.rejections());
         fixture.assert_paid_once(&engine).await;
     });
 }

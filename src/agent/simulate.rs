@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::check::Festival;
 use crate::engine::{Action, Config, Engine, Work};
 use crate::executor::{LogReader, RunError, Wiring, fold_all};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, LedgerError, Payload};
 use crate::wire::{self, Body, Envelope, Heartbeat, ResultStatus, SigningKey, StatusUpdate, TaskResult};
 
 /// Runs a simulated approver: it approves every task it may approve, as soon as it waits.
@@ -114,6 +114,8 @@ pub fn failing_report(duration_ms: u64) -> Json {
 
 /// How long simulated agents wait for the log at most before they look again.
 const POLL: Duration = Duration::from_millis(20);
+/// How long a simulated agent waits after the network did not answer before it goes on.
+const NETWORK_PAUSE: Duration = Duration::from_secs(1);
 
 /// What a replica of the log tells each agent of a crew, by agent: its work, and whether a task
 /// it holds expects its heartbeats. Sent after every batch of messages folded.
@@ -140,6 +142,8 @@ struct Sim {
     crashes: u64,
     /// Messages of this step, sent together at its end.
     outbox: Vec<(Envelope, Body)>,
+    /// Sealed messages the network did not take, sent again first at the next step.
+    unsent: Vec<Payload>,
     /// The reports it sends, passing and failing: the same for every piece of work.
     reports: (Arc<Json>, Arc<Json>),
 }
@@ -195,6 +199,7 @@ pub async fn crew<L: Ledger + 'static>(
             next_heartbeat: Instant::now(),
             crashes: 0,
             outbox: Vec::new(),
+            unsent: Vec::new(),
             reports: (
                 Arc::new(passing_report(REPORTED_MS)),
                 Arc::new(failing_report(REPORTED_MS)),
@@ -275,9 +280,22 @@ impl Sim {
     ) -> Result<(), RunError> {
         while !cancel.is_cancelled() {
             let view = views.borrow_and_update().get(&self.agent).cloned().unwrap_or_default();
-            if let Err(e) = self.step(&shared, view).await {
-                tracing::error!(agent = %self.agent, "simulated agent stopped: {e}");
-                return Err(e);
+            match self.step(&shared, view).await {
+                Ok(()) => {}
+                // A dropped call or a busy node past the ledger client's retries: the agent
+                // goes on, and sends the step's messages again with its next ones.
+                Err(RunError::Ledger(LedgerError::Network { operation, reason })) => {
+                    tracing::warn!(agent = %self.agent, %operation, %reason, "the network did not answer; going on");
+                    tokio::select! {
+                        () = tokio::time::sleep(NETWORK_PAUSE) => {}
+                        () = cancel.cancelled() => {}
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(agent = %self.agent, "simulated agent stopped: {e}");
+                    return Err(e);
+                }
             }
             let now = Instant::now();
             let wait = self
@@ -417,14 +435,25 @@ impl Sim {
     }
 
     /// Signs this step's messages (under one signature where the ledger takes batches) and
-    /// submits them in order.
+    /// submits them in order, after what the network did not take before. Messages the network
+    /// does not answer for are kept and sent again (those of them that did reach the log come
+    /// back as replays, refused as such).
     async fn flush<L: Ledger>(&mut self, shared: &Shared<L>) -> Result<(), RunError> {
-        if self.outbox.is_empty() {
+        let mut payloads = std::mem::take(&mut self.unsent);
+        if !self.outbox.is_empty() {
+            let outbox = std::mem::take(&mut self.outbox);
+            payloads.extend(wire::seal_sent(outbox, &self.key, shared.ledger.batch_signatures()));
+        }
+        if payloads.is_empty() {
             return Ok(());
         }
-        let outbox = std::mem::take(&mut self.outbox);
-        let payloads = wire::seal_sent(outbox, &self.key, shared.ledger.batch_signatures());
-        shared.ledger.submit_all(&shared.wiring.status_topic, &payloads).await?;
-        Ok(())
+        match shared.ledger.submit_all(&shared.wiring.status_topic, &payloads).await {
+            Ok(()) => Ok(()),
+            Err(e @ LedgerError::Network { .. }) => {
+                self.unsent = payloads;
+                Err(e.into())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
