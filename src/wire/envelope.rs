@@ -213,19 +213,41 @@ fn new_id() -> String {
 }
 
 /// A time as RFC 3339 in UTC with milliseconds, e.g. `2025-03-01T12:00:00.000Z`. Times before the
-/// epoch are written as the epoch.
+/// epoch are written as the epoch. The part up to the seconds is kept per thread for the second
+/// it was last written for: a sender stamps many messages within one second.
 #[must_use]
 pub fn rfc3339(time: SystemTime) -> String {
+    thread_local! {
+        static SECOND: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
+    let millis = since.subsec_millis();
+    SECOND.with_borrow_mut(|(second, head)| {
+        if *second != secs {
+            *head = to_the_second(secs);
+            *second = secs;
+        }
+        let mut out = String::with_capacity(head.len() + 5);
+        out.push_str(head);
+        out.push('.');
+        for digit in [millis / 100, millis / 10 % 10, millis % 10] {
+            out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+        }
+        out.push('Z');
+        out
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of a count of seconds since the epoch.
+fn to_the_second(secs: u64) -> String {
     let (days, rest) = (secs / 86_400, secs % 86_400);
     let (year, month, day) = civil_from_days(i64::try_from(days).unwrap_or(i64::MAX / 2));
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
         rest / 3600,
         rest % 3600 / 60,
-        rest % 60,
-        since.subsec_millis()
+        rest % 60
     )
 }
 

@@ -173,6 +173,14 @@ fn rfc3339_formats_known_instants() {
         let at = UNIX_EPOCH + Duration::from_secs(*secs) + Duration::from_millis(u64::from(*millis));
         assert_eq!(rfc3339(at), *want);
     }
+    // The second kept from the last call serves only the same second.
+    let second = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    assert_eq!(rfc3339(second + Duration::from_millis(7)), "2023-11-14T22:13:20.007Z");
+    assert_eq!(
+        rfc3339(second + Duration::from_millis(1_050)),
+        "2023-11-14T22:13:21.050Z"
+    );
+    assert_eq!(rfc3339(second), "2023-11-14T22:13:20.000Z");
 }
 
 #[test]
