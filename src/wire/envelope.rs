@@ -228,13 +228,11 @@ pub fn rfc3339(time: SystemTime) -> String {
             *head = to_the_second(secs);
             *second = secs;
         }
+        use std::fmt::Write as _;
         let mut out = String::with_capacity(head.len() + 5);
         out.push_str(head);
-        out.push('.');
-        for digit in [millis / 100, millis / 10 % 10, millis % 10] {
-            out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
-        }
-        out.push('Z');
+        // Writing to a string does not fail.
+        let _ = write!(out, ".{millis:03}Z");
         out
     })
 }
