@@ -262,7 +262,11 @@ impl Driver<'_> {
         self.reject("unknown type", Topic::Status, &id, &bytes).await;
 
         let mut envelope = self.envelope("alice", start("one"));
-        envelope.payload.as_object_mut().map(|p| p.remove("new_status"));
+        envelope
+            .payload
+            .document_mut()
+            .as_object_mut()
+            .map(|p| p.remove("new_status"));
         let (id, bytes) = (envelope.id.clone(), self.signed(envelope, "alice"));
         self.reject("missing field", Topic::Status, &id, &bytes).await;
 

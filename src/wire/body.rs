@@ -1,5 +1,8 @@
 //! The typed payloads, one per message type. Unknown fields are ignored on input, so that the
 //! original agents' extras (`model_id`, `priority`, `max_tokens`, ...) do not break reading.
+//!
+//! Every body declares its fields sorted by their names on the wire: serde writes them in that
+//! order, so a body written as JSON is already its canonical payload ([`super::payload`]).
 
 use std::sync::Arc;
 
@@ -14,100 +17,100 @@ use crate::ledger::{AccountId, TokenId, TxId};
 /// A task handed to an agent (task topic).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Assignment {
-    pub task_id: String,
-    pub task_name: String,
     pub agent_id: String,
     pub attempt: u32,
-    #[serde(default, skip_serializing_if = "Value::is_null")]
-    pub input: Value,
-    #[serde(default)]
-    pub dependencies: Vec<String>,
     /// An optional shell command for the agent to run, from the task's input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub input: Value,
+    pub task_id: String,
+    pub task_name: String,
 }
 
 /// The outcome of a task's quality gates for one attempt (task topic).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateReport {
-    pub task_id: String,
     pub attempt: u32,
     pub passed: bool,
+    pub task_id: String,
     pub verdicts: Vec<VerdictRecord>,
 }
 
 /// One gate's verdict, with the hash of the script that gave it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerdictRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub gate: String,
-    pub script_hash: String,
     pub pass: bool,
     pub reasons: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub script_hash: String,
 }
 
 /// A task waits for approvers (task topic).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalRequest {
-    pub task_id: String,
-    pub state: String,
     pub approvers: Vec<String>,
     pub quorum: u32,
+    pub state: String,
+    pub task_id: String,
 }
 
 /// Payments the coordinator is about to make, announced before the transfer (task topic).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentIntent {
-    pub tx_id: TxId,
-    pub token_id: TokenId,
     pub payments: Vec<IntendedPayment>,
+    pub token_id: TokenId,
+    pub tx_id: TxId,
 }
 
 /// One payment of an intent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntendedPayment {
-    pub task_id: String,
-    pub agent_id: String,
     pub account: AccountId,
+    pub agent_id: String,
     /// Minor units of the token, above zero.
     pub amount: i64,
     pub memo: String,
+    pub task_id: String,
 }
 
 /// A payment as the ledger settled it (task topic).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settlement {
-    pub task_id: String,
     pub agent_id: String,
     pub amount: i64,
+    pub task_id: String,
     pub token_id: TokenId,
+    pub tx_id: TxId,
     /// `SUCCESS` or another Hedera status.
     pub tx_status: String,
-    pub tx_id: TxId,
 }
 
 /// A coordinator decision about a task such as `timeout`, `retry` or `give_up` (task topic).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskEvent {
-    pub task_id: String,
     pub event: String,
     pub reason: String,
+    pub task_id: String,
 }
 
 /// An agent reports a task's new status (status topic).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusUpdate {
-    pub task_id: String,
     pub agent_id: String,
-    pub new_status: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
     /// The attempt of the assignment this is about; the coordinator refuses it for any other.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub new_status: String,
+    pub task_id: String,
 }
 
 /// How an agent's attempt at a task ended.
@@ -121,18 +124,18 @@ pub enum ResultStatus {
 /// An agent's result for a task (status topic).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskResult {
-    pub task_id: String,
-    pub status: ResultStatus,
-    /// The agent's report; an object when present.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<Arc<Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<u64>,
     /// The attempt of the assignment this is about; the coordinator refuses it for any other.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The agent's report; an object when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Arc<Value>>,
+    pub status: ResultStatus,
+    pub task_id: String,
 }
 
 /// An agent is alive (status topic).
@@ -152,10 +155,10 @@ pub enum Decision {
 /// An approver's answer to an approval request (status topic).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalAnswer {
-    pub task_id: String,
     pub decision: Decision,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    pub task_id: String,
 }
 
 /// A message's typed payload, one variant per [`MessageType`].

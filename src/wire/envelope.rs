@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::batch::Batch;
 use super::body::Body;
+use super::payload::{PayloadJson, write_string};
 use super::{MAX_MESSAGE_BYTES, WireError, decoded, fast, schema};
 
 /// The topic a message travels on.
@@ -128,8 +129,8 @@ pub struct Envelope {
     /// RFC 3339, UTC.
     pub timestamp: String,
     /// The body as JSON: always an object, `{}` when there is none.
-    #[serde(default = "empty_object")]
-    pub payload: Value,
+    #[serde(default)]
+    pub payload: PayloadJson,
     /// 128 lowercase hex characters: ed25519 over [`canonical`], or over the root of the batch
     /// of messages signed together ([`super::sign_all`]); `None` until signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,10 +138,6 @@ pub struct Envelope {
     /// The message's place in the batch its signature covers; `None` for a message signed alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<Batch>,
-}
-
-fn empty_object() -> Value {
-    Value::Object(Map::new())
 }
 
 impl Envelope {
@@ -163,7 +160,7 @@ impl Envelope {
             task_id: body.task_id().map(str::to_owned),
             sequence_num,
             timestamp: rfc3339(SystemTime::now()),
-            payload: body.to_payload(),
+            payload: PayloadJson::written(body),
             signature: None,
             batch: None,
         }
@@ -201,7 +198,7 @@ impl Envelope {
     /// # Errors
     /// [`WireError::Schema`] when the payload does not fit the type.
     pub fn body(&self) -> Result<Body, WireError> {
-        Body::from_payload(self.kind, &self.payload)
+        Body::from_payload(self.kind, &self.payload.document())
     }
 }
 
@@ -314,7 +311,7 @@ fn write_number(n: impl Into<u64>, out: &mut Vec<u8>) {
 /// Writes the envelope as JSON with its keys sorted by their bytes (`batch`, `festival`, `id`,
 /// `payload`, `recipient`, `sender`, `sequence_num`, `signature`, `task_id`, `timestamp`, `type`),
 /// with or without `signature` and `batch`, straight from its fields: what a JSON object of it
-/// written by [`write_sorted`] would be, without building that object. Returns the offset at
+/// written with sorted keys would be, without building that object. Returns the offset at
 /// which `signature` is (or would be) written.
 fn write_envelope(envelope: &Envelope, with_signature: bool, out: &mut Vec<u8>) -> usize {
     out.push(b'{');
@@ -330,7 +327,7 @@ fn write_envelope(envelope: &Envelope, with_signature: bool, out: &mut Vec<u8>) 
     field(out, "festival", &envelope.festival);
     field(out, "id", &envelope.id);
     out.extend_from_slice(b"\"payload\":");
-    write_sorted(&envelope.payload, out);
+    envelope.payload.write_canonical(out);
     out.push(b',');
     if let Some(recipient) = &envelope.recipient {
         field(out, "recipient", recipient);
@@ -361,60 +358,6 @@ pub fn canonical(envelope: &Envelope) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     write_envelope(envelope, false, &mut out);
     out
-}
-
-/// Writes JSON with sorted keys and no whitespace; scalars as serde_json writes them.
-fn write_sorted(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::Object(map) => {
-            // A map without `preserve_order` iterates in key order already; sorted only if not.
-            if map.keys().zip(map.keys().skip(1)).all(|(a, b)| a < b) {
-                write_entries(map.iter(), out);
-            } else {
-                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                write_entries(entries.into_iter(), out);
-            }
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_sorted(item, out);
-            }
-            out.push(b']');
-        }
-        Value::String(text) => write_string(text, out),
-        // Numbers, booleans and null always serialize; the fallback is unreachable.
-        scalar => {
-            if serde_json::to_writer(&mut *out, scalar).is_err() {
-                out.extend_from_slice(b"null");
-            }
-        }
-    }
-}
-
-/// Writes an object of `entries`, in their order.
-fn write_entries<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut Vec<u8>) {
-    out.push(b'{');
-    for (i, (key, item)) in entries.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_string(key, out);
-        out.push(b':');
-        write_sorted(item, out);
-    }
-    out.push(b'}');
-}
-
-fn write_string(text: &str, out: &mut Vec<u8>) {
-    // A `str` always serializes; the fallback is unreachable.
-    if serde_json::to_writer(&mut *out, text).is_err() {
-        out.extend_from_slice(b"\"\"");
-    }
 }
 
 /// The message as JSON bytes to submit to a topic (keys sorted, no whitespace).

@@ -20,6 +20,7 @@ use serde_json::Value;
 use super::batch::Batch;
 use super::body::Body;
 use super::envelope::{Envelope, MessageType};
+use super::payload::PayloadJson;
 use super::schema;
 
 /// The envelope as it stands in the bytes. Strings are borrowed, so one with an escape fails to
@@ -74,9 +75,8 @@ pub(super) fn decode(bytes: &[u8]) -> Option<(Envelope, Body)> {
         task_id: raw.task_id,
         timestamp: raw.timestamp,
         signature: raw.signature,
-        payload: &raw.payload,
     };
-    if !fields.fit(kind)? {
+    if !fields.fit() || !document_fits(kind, &raw.payload)? {
         return None;
     }
     let batch = match &raw.batch {
@@ -93,7 +93,7 @@ pub(super) fn decode(bytes: &[u8]) -> Option<(Envelope, Body)> {
         task_id: raw.task_id.map(str::to_owned),
         sequence_num: raw.sequence_num,
         timestamp: raw.timestamp.to_owned(),
-        payload: raw.payload,
+        payload: PayloadJson::Document(raw.payload),
         signature: Some(raw.signature.to_owned()),
         batch,
     };
@@ -117,16 +117,34 @@ pub(super) fn as_read(envelope: &Envelope, body: Body) -> Option<Body> {
         task_id: envelope.task_id.as_deref(),
         timestamp: &envelope.timestamp,
         signature,
-        payload: &envelope.payload,
     };
     let plain = fields.strings().all(written_plain);
-    if !plain || !fields.fit(envelope.kind)? || !envelope.batch.as_ref().is_none_or(batch_fits) {
+    if !plain || !fields.fit() || !envelope.batch.as_ref().is_none_or(batch_fits) {
         return None;
     }
-    if body.kind() == envelope.kind && body.reads_back() {
+    let made_of = body.kind() == envelope.kind && body.reads_back();
+    if let PayloadJson::Written(_) = envelope.payload
+        && made_of
+    {
+        // The text is the body's own ([`PayloadJson::written`]): its fields tell the schema's answer.
+        if let Some(fits) = body.fits() {
+            return fits.then_some(body);
+        }
+    }
+    let document = envelope.payload.document();
+    if !document_fits(envelope.kind, &document)? {
+        return None;
+    }
+    if made_of {
         return Some(body);
     }
-    Body::from_payload(envelope.kind, &envelope.payload).ok()
+    Body::from_payload(envelope.kind, &document).ok()
+}
+
+/// Whether a payload read as a document is an object that fits the schema of its type; `None`
+/// when that cannot be told here.
+fn document_fits(kind: MessageType, payload: &Value) -> Option<bool> {
+    Some(payload.is_object() && schema::payload_fits(kind, payload)?)
 }
 
 /// The envelope's fields that the schema bounds, as read from the bytes or as held by an
@@ -139,24 +157,18 @@ struct Fields<'a> {
     task_id: Option<&'a str>,
     timestamp: &'a str,
     signature: &'a str,
-    payload: &'a Value,
 }
 
 impl<'a> Fields<'a> {
-    /// Whether the fields are what the schema asks of a message of type `kind`; `None` when
-    /// its payload cannot be told here.
-    fn fit(&self, kind: MessageType) -> Option<bool> {
-        Some(
-            hex(self.id, 32..=32)
-                && text(self.festival, 200)
-                && text(self.sender, 200)
-                && self.recipient.is_none_or(|r| text(r, 200))
-                && self.task_id.is_none_or(|t| text(t, 200))
-                && !self.timestamp.is_empty()
-                && hex(self.signature, 128..=128)
-                && self.payload.is_object()
-                && schema::payload_fits(kind, self.payload)?,
-        )
+    /// Whether the fields are what the schema asks of them.
+    fn fit(&self) -> bool {
+        hex(self.id, 32..=32)
+            && text(self.festival, 200)
+            && text(self.sender, 200)
+            && self.recipient.is_none_or(|r| text(r, 200))
+            && self.task_id.is_none_or(|t| text(t, 200))
+            && !self.timestamp.is_empty()
+            && hex(self.signature, 128..=128)
     }
 
     /// The strings among them.
@@ -197,7 +209,7 @@ fn written_plain(s: &str) -> bool {
 }
 
 /// A string of 1 to `max` characters (the schema counts characters, not bytes).
-fn text(s: &str, max: usize) -> bool {
+pub(super) fn text(s: &str, max: usize) -> bool {
     !s.is_empty() && (s.len() <= max || s.chars().count() <= max)
 }
 

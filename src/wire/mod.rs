@@ -26,10 +26,14 @@ mod envelope;
 mod fast;
 #[cfg(test)]
 mod fast_tests;
+mod fits;
+#[cfg(test)]
+mod fits_tests;
 mod keyring;
 mod keys;
 #[cfg(test)]
 mod keys_tests;
+mod payload;
 mod schema;
 mod seen;
 mod signing;
@@ -48,6 +52,7 @@ pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use envelope::{Envelope, MessageType, Topic, canonical, decode, decode_digested, decode_shared, encode, rfc3339};
 pub use keyring::Keyring;
 pub use keys::{generate_key, parse_public_key, parse_secret_key, public_hex, secret_hex};
+pub use payload::PayloadJson;
 pub use schema::MESSAGE_SCHEMA;
 pub use seen::digest;
 pub use signing::{

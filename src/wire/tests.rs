@@ -150,7 +150,10 @@ fn new_fills_ids_task_recipient_and_topic() {
     );
     assert_eq!(envelope.topic(), Topic::Tasks);
     let tick = Envelope::new(MessageType::Tick, "f", "c", 4, &Body::Tick);
-    assert_eq!((tick.task_id, tick.recipient, tick.payload), (None, None, json!({})));
+    assert_eq!(
+        (tick.task_id, tick.recipient, tick.payload),
+        (None, None, json!({}).into())
+    );
     let topics: Vec<Topic> = MessageType::ALL.iter().map(|k| k.topic()).collect();
     assert_eq!(topics.iter().filter(|t| **t == Topic::Status).count(), 4);
     assert_eq!(MessageType::Approval.topic(), Topic::Status);
@@ -208,7 +211,7 @@ fn signatures_verify_and_catch_changes() {
         .expect("the memo is in the message");
     bytes[at + 5] = b'3';
     let (tampered, _) = decode(&bytes).expect("decodes");
-    assert_eq!(tampered.payload["payments"][1]["memo"], json!("pay t3"));
+    assert_eq!(tampered.payload.document()["payments"][1]["memo"], json!("pay t3"));
     let err = verify(&tampered, &key(1).verifying_key()).expect_err("does not verify");
     assert!(matches!(err, WireError::BadSignature { .. }), "{err}");
 
@@ -245,9 +248,11 @@ fn reversed(value: &Value) -> String {
 fn canonical_bytes_ignore_key_order_and_whitespace() {
     let body = intent();
     let mut a = signed(&body);
-    a.payload = json!({"b": 1, "a": {"d": [{"y": 2, "x": 1}], "c": "é\n"}});
+    a.payload = json!({"b": 1, "a": {"d": [{"y": 2, "x": 1}], "c": "é\n"}}).into();
     let mut b = a.clone();
-    b.payload = serde_json::from_str(r#"{"a": {"c": "é\n", "d": [{"x": 1, "y": 2}]}, "b": 1}"#).expect("JSON");
+    b.payload = serde_json::from_str::<Value>(r#"{"a": {"c": "é\n", "d": [{"x": 1, "y": 2}]}, "b": 1}"#)
+        .expect("JSON")
+        .into();
     assert_eq!(canonical(&a), canonical(&b));
     let text = String::from_utf8(canonical(&a)).expect("UTF-8");
     assert!(
@@ -268,12 +273,12 @@ fn canonical_bytes_ignore_key_order_and_whitespace() {
 fn extra_payload_fields_are_kept_signed_and_ignored_by_the_types() {
     let body = samples().swap_remove(8);
     let mut envelope = signed(&body);
-    envelope.payload["model_id"] = json!("gpt-x");
-    envelope.payload["max_tokens"] = json!(4096);
+    envelope.payload.document_mut()["model_id"] = json!("gpt-x");
+    envelope.payload.document_mut()["max_tokens"] = json!(4096);
     sign(&mut envelope, &key(1));
     let (back, typed) = decode(&encode(&envelope)).expect("decodes");
     assert_eq!(typed, body);
-    assert_eq!(back.payload["model_id"], json!("gpt-x"));
+    assert_eq!(back.payload.document()["model_id"], json!("gpt-x"));
     verify(&back, &key(1).verifying_key()).expect("verifies");
 }
 
