@@ -63,7 +63,7 @@ pub fn fingerprint(festival: &Festival, config: &Config) -> String {
     // Every field but the id-to-index map, whose order varies from one process to the next,
     // formatted straight into the hash.
     let f = festival;
-    let mut into = Hashing(hash);
+    let mut into = Hashing::new(hash);
     let _ = write!(
         into,
         "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
@@ -80,16 +80,44 @@ pub fn fingerprint(festival: &Festival, config: &Config) -> String {
         f.gate_files,
         config
     );
-    let hash = into.0;
-    hex::encode(hash.finalize())
+    hex::encode(into.finish().finalize())
 }
 
-/// Text written into a hash.
-struct Hashing(Sha256);
+/// Text written into a hash, gathered first: `Debug` writes a festival in pieces of a few bytes
+/// each, and the hash takes them faster in blocks.
+struct Hashing {
+    hash: Sha256,
+    pending: Vec<u8>,
+}
+
+impl Hashing {
+    /// Bytes gathered before they go into the hash.
+    const BLOCK: usize = 64 * 1024;
+
+    fn new(hash: Sha256) -> Hashing {
+        Hashing {
+            hash,
+            pending: Vec::with_capacity(Hashing::BLOCK),
+        }
+    }
+
+    fn finish(mut self) -> Sha256 {
+        self.hash.update(&self.pending);
+        self.hash
+    }
+}
 
 impl std::fmt::Write for Hashing {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.update(s.as_bytes());
+        if self.pending.len() + s.len() > Hashing::BLOCK {
+            self.hash.update(&self.pending);
+            self.pending.clear();
+        }
+        if s.len() > Hashing::BLOCK {
+            self.hash.update(s.as_bytes());
+        } else {
+            self.pending.extend_from_slice(s.as_bytes());
+        }
         Ok(())
     }
 }
@@ -220,5 +248,29 @@ fn below(what: &str, mut items: impl Iterator<Item = usize>, limit: usize) -> Re
     match items.find(|&i| i >= limit) {
         Some(i) => Err(format!("{what} {i} is out of range (below {limit})")),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use sha2::{Digest as _, Sha256};
+
+    use super::Hashing;
+
+    /// Text written in pieces of every size, some longer than the hash's block of gathered
+    /// bytes, hashes as the whole text does.
+    #[test]
+    fn text_written_in_pieces_hashes_as_the_whole_text() {
+        let pieces: Vec<String> = (0..400)
+            .map(|n: usize| char::from(b'a' + (n % 26) as u8).to_string().repeat((n * 997) % 70_000))
+            .collect();
+        let mut into = Hashing::new(Sha256::new());
+        for piece in &pieces {
+            write!(into, "{piece}").expect("hashing does not fail");
+        }
+        let whole = Sha256::digest(pieces.concat().as_bytes());
+        assert_eq!(into.finish().finalize(), whole);
     }
 }

@@ -205,3 +205,16 @@ fn a_written_payload_changed_as_a_document_is_written_from_the_change() {
     let value: Value = serde_json::to_value(&payload).expect("serializes");
     assert_eq!(PayloadJson::from(value), payload);
 }
+
+/// Strings are written as serde_json writes them, with or without anything to escape.
+#[test]
+fn a_string_is_written_as_serde_json_writes_it() {
+    let mut texts: Vec<String> = (0..=0x7f_u8).map(|b| format!("a{}b", char::from(b))).collect();
+    texts.extend(["", "é\u{2028}\u{1F41D}", "\"\\", "0123abcdef"].map(str::to_owned));
+    for text in texts {
+        let mut out = Vec::new();
+        super::payload::write_string(&text, &mut out);
+        let expected = serde_json::to_string(&text).expect("a string serializes");
+        assert_eq!(String::from_utf8_lossy(&out), expected);
+    }
+}

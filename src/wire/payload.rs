@@ -187,6 +187,15 @@ fn write_entries<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out
 
 /// Writes a JSON string, escaped as serde_json escapes it.
 pub(super) fn write_string(text: &str, out: &mut Vec<u8>) {
+    // Most strings (ids, hex, names) have nothing to escape: JSON escapes only `"`, `\\` and
+    // control characters, as serde_json does.
+    if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+        return;
+    }
     // A `str` always serializes; the fallback is unreachable.
     if serde_json::to_writer(&mut *out, text).is_err() {
         out.extend_from_slice(b"\"\"");
