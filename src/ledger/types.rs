@@ -71,14 +71,39 @@ impl ConsensusTime {
     }
 }
 
+impl ConsensusTime {
+    /// Writes `seconds.nanoseconds`, the nanoseconds nine digits, digit by digit: replicas write
+    /// a transaction id for every payment they fold, and the formatting machinery showed in
+    /// profiles.
+    fn write_text(self, out: &mut String) {
+        let secs = self.0.div_euclid(1_000_000_000);
+        if secs < 0 {
+            out.push('-');
+        }
+        push_digits(secs.unsigned_abs(), 1, out);
+        out.push('.');
+        push_digits(self.0.rem_euclid(1_000_000_000).unsigned_abs(), 9, out);
+    }
+}
+
+/// Pushes `n` in decimal, with leading zeros up to `width` digits.
+fn push_digits(mut n: u64, width: usize, out: &mut String) {
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    while n > 0 || digits.len() - at < width {
+        at -= 1;
+        // A digit is below ten.
+        digits[at] = b'0' + u8::try_from(n % 10).unwrap_or(0);
+        n /= 10;
+    }
+    out.extend(digits[at..].iter().map(|d| char::from(*d)));
+}
+
 impl fmt::Display for ConsensusTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{:09}",
-            self.0.div_euclid(1_000_000_000),
-            self.0.rem_euclid(1_000_000_000)
-        )
+        let mut text = String::with_capacity(24);
+        self.write_text(&mut text);
+        f.pad(&text)
     }
 }
 
@@ -93,7 +118,11 @@ pub struct TxId {
 
 impl fmt::Display for TxId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.payer, self.valid_start)
+        let mut text = String::with_capacity(self.payer.0.len() + 32);
+        text.push_str(&self.payer.0);
+        text.push('@');
+        self.valid_start.write_text(&mut text);
+        f.pad(&text)
     }
 }
 
@@ -240,4 +269,37 @@ pub enum LedgerError {
     Config { variable: &'static str, reason: String },
     #[error("{0}")]
     Other(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use pretty_assertions::assert_eq;
+
+    use super::{AccountId, ConsensusTime, TxId};
+
+    /// The text is what formatting seconds and nine digits of nanoseconds gives, at every edge.
+    #[test]
+    fn a_time_and_a_transaction_id_are_written_as_seconds_and_nine_digits() {
+        let edges = [
+            i64::MIN,
+            -1_000_000_001,
+            -1_000_000_000,
+            -999_999_999,
+            -1,
+            0,
+            1,
+            999_999_999,
+        ];
+        let more = [1_000_000_000, 1_700_000_000_000_000_001, i64::MAX - 1, i64::MAX];
+        for n in edges.into_iter().chain(more) {
+            let expected = format!("{}.{:09}", n.div_euclid(1_000_000_000), n.rem_euclid(1_000_000_000));
+            assert_eq!(ConsensusTime(n).to_string(), expected);
+            let tx = TxId {
+                payer: AccountId("0.0.2".into()),
+                valid_start: ConsensusTime(n),
+            };
+            assert_eq!(tx.to_string(), format!("0.0.2@{expected}"));
+        }
+        assert_eq!(format!("{:>14}", ConsensusTime(5)), "   0.000000005");
+    }
 }
