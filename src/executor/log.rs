@@ -131,14 +131,16 @@ impl LogReader {
     }
 
     async fn poll_unhashed<L: Ledger>(&mut self, ledger: &L) -> Result<Vec<(u64, TopicMessage)>, LedgerError> {
-        let horizon = ledger.now().await?;
-        for (topic, after) in [
+        let (horizon, first) = {
+            let topics = [(&self.tasks, self.after_tasks), (&self.status, self.after_status)];
+            ledger.now_and_messages(&topics, READ_AT_ONCE).await?
+        };
+        let places = [
             (&self.tasks, &mut self.after_tasks),
             (&self.status, &mut self.after_status),
-        ] {
-            loop {
-                let batch = ledger.messages(topic, *after, READ_AT_ONCE).await?;
-                let Some(last) = batch.last() else { break };
+        ];
+        for ((topic, after), mut batch) in places.into_iter().zip(first) {
+            while let Some(last) = batch.last() {
                 *after = last.sequence;
                 let whole = batch.len() < READ_AT_ONCE;
                 self.buffer.extend(batch);
@@ -149,6 +151,7 @@ impl LogReader {
                 if whole {
                     break;
                 }
+                batch = ledger.messages(topic, *after, READ_AT_ONCE).await?;
             }
         }
         self.buffer.sort_by_key(|m| m.consensus);

@@ -153,4 +153,22 @@ pub trait Ledger: Send + Sync {
 
     /// The ledger's consensus clock now.
     fn now(&self) -> impl Future<Output = Result<ConsensusTime, LedgerError>> + Send;
+
+    /// [`Ledger::now`], and then [`Ledger::messages`] of each of `topics` above its sequence
+    /// number: every message the answer leaves out of a topic reached it after the clock was
+    /// read. A ledger that can read both at one look overrides it.
+    fn now_and_messages(
+        &self,
+        topics: &[(&TopicId, u64)],
+        limit: usize,
+    ) -> impl Future<Output = Result<(ConsensusTime, Vec<Vec<TopicMessage>>), LedgerError>> + Send {
+        async move {
+            let now = self.now().await?;
+            let mut all = Vec::with_capacity(topics.len());
+            for (topic, after) in topics {
+                all.push(self.messages(topic, *after, limit).await?);
+            }
+            Ok((now, all))
+        }
+    }
 }

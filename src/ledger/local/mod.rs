@@ -373,6 +373,28 @@ impl Ledger for LocalLedger {
         self.run_due()?;
         self.read(now_at)
     }
+
+    /// At one look at the connection: the clock, then the connection's `data_version` once for
+    /// every topic's kept messages, then each topic.
+    async fn now_and_messages(
+        &self,
+        topics: &[(&TopicId, u64)],
+        limit: usize,
+    ) -> Result<(ConsensusTime, Vec<Vec<TopicMessage>>), LedgerError> {
+        self.run_due()?;
+        self.read(|conn| {
+            let now = now_at(conn)?;
+            let version = data_version(conn)?;
+            let mut all = Vec::with_capacity(topics.len());
+            for &(topic, after) in topics {
+                all.push(match self.recent.after(version, topic, after, limit) {
+                    Some(found) => found,
+                    None => topics::messages(conn, topic, after, limit)?,
+                });
+            }
+            Ok((now, all))
+        })
+    }
 }
 
 /// The connection, for this value or the writer of its submissions ([`group`]).

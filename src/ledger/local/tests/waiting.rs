@@ -183,6 +183,37 @@ async fn a_wait_sees_another_writer_while_its_own_value_keeps_writing_elsewhere(
     Ok(())
 }
 
+/// The clock and every topic read at one look give what reading them one by one gives, from
+/// what the value kept of its own writes and, once another connection wrote, from the database.
+#[tokio::test]
+async fn the_clock_and_the_topics_read_at_one_look_are_what_they_read_alone() -> TestResult {
+    let scratch = Scratch::new();
+    let (ledger, other) = (scratch.open(), scratch.open());
+    let (a, b) = (ledger.create_topic("a").await?, ledger.create_topic("b").await?);
+    let texts = |all: &[Vec<TopicMessage>]| -> Vec<Vec<String>> {
+        let text = |m: &TopicMessage| String::from_utf8_lossy(&m.payload).into_owned();
+        all.iter().map(|one| one.iter().map(text).collect()).collect()
+    };
+    ledger
+        .submit_all(&a, &[b"a1".to_vec().into(), b"a2".to_vec().into()])
+        .await?;
+    ledger.submit_all(&b, &[b"b1".to_vec().into()]).await?;
+    let before = ledger.now().await?;
+    let (now, kept) = ledger.now_and_messages(&[(&a, 0), (&b, 0), (&a, 2)], 10).await?;
+    assert!(now >= before);
+    assert_eq!(texts(&kept), [vec!["a1", "a2"], vec!["b1"], vec![]]);
+    other.submit(&a, b"a3").await?;
+    other.submit(&b, b"b2").await?;
+    let (later, read) = ledger.now_and_messages(&[(&a, 1), (&b, 1)], 10).await?;
+    assert!(later > now);
+    assert_eq!(texts(&read), [vec!["a2", "a3"], vec!["b2"]]);
+    let alone = vec![ledger.messages(&a, 1, 10).await?, ledger.messages(&b, 1, 10).await?];
+    assert_eq!(read, alone);
+    let (_, limited) = ledger.now_and_messages(&[(&a, 0)], 2).await?;
+    assert_eq!(texts(&limited), [vec!["a1", "a2"]]);
+    Ok(())
+}
+
 /// Set for a child process of `other_processes_share_the_ledger_and_their_commits_survive_abort`.
 const CHILD_DIR: &str = "BATON_LEDGER_TEST_CHILD_DIR";
 const CHILD_TOPIC: &str = "BATON_LEDGER_TEST_CHILD_TOPIC";
