@@ -201,7 +201,7 @@ fn a_written_payload_changed_as_a_document_is_written_from_the_change() {
     payload.write_canonical(&mut text);
     let expected = r#"{"decision":"reject","extra":[2,1],"reason":"typos","task_id":"t1"}"#;
     assert_eq!(String::from_utf8_lossy(&text), expected);
-    assert!(payload.is_object() && PayloadJson::default().is_object());
+    assert!(payload.document().is_object() && PayloadJson::default().document().is_object());
     let value: Value = serde_json::to_value(&payload).expect("serializes");
     assert_eq!(PayloadJson::from(value), payload);
 }

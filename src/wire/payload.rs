@@ -81,15 +81,6 @@ impl PayloadJson {
         }
     }
 
-    /// Whether the payload is a JSON object, as the schema asks (written text always is).
-    #[must_use]
-    pub fn is_object(&self) -> bool {
-        match self {
-            PayloadJson::Document(value) => value.is_object(),
-            PayloadJson::Written(_) => true,
-        }
-    }
-
     /// Writes the payload's canonical JSON: keys sorted by their bytes, no whitespace.
     pub(super) fn write_canonical(&self, out: &mut Vec<u8>) {
         match self {
