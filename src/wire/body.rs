@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap as _;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::WireError;
@@ -248,19 +249,7 @@ impl Body {
     /// The body as the envelope's `payload`: always a JSON object (`{}` for a tick).
     #[must_use]
     pub fn to_payload(&self) -> Value {
-        let value = match self {
-            Body::TaskAssignment(b) => serde_json::to_value(b),
-            Body::QualityGate(b) => serde_json::to_value(b),
-            Body::ApprovalRequest(b) => serde_json::to_value(b),
-            Body::PaymentIntent(b) => serde_json::to_value(b),
-            Body::PaymentSettled(b) => serde_json::to_value(b),
-            Body::TaskEvent(b) => serde_json::to_value(b),
-            Body::Tick => Ok(Value::Object(Map::new())),
-            Body::StatusUpdate(b) => serde_json::to_value(b),
-            Body::TaskResult(b) => serde_json::to_value(b),
-            Body::Heartbeat(b) => serde_json::to_value(b),
-            Body::Approval(b) => serde_json::to_value(b),
-        };
+        let value = serde_json::to_value(Fields(self));
         // Plain structs with string keys always serialize; a non-finite score becomes `null`.
         value.unwrap_or_else(|_| Value::Object(Map::new()))
     }
@@ -297,4 +286,26 @@ fn typed<T: DeserializeOwned>(payload: &Value) -> Result<T, WireError> {
     T::deserialize(payload).map_err(|e| WireError::Schema {
         reason: format!("/payload: {e}"),
     })
+}
+
+/// A body's own fields, serialized as its payload: the one dispatch that both the payload's
+/// document ([`Body::to_payload`]) and its written text ([`super::PayloadJson::written`]) take.
+pub(super) struct Fields<'a>(pub(super) &'a Body);
+
+impl Serialize for Fields<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Body::TaskAssignment(b) => b.serialize(serializer),
+            Body::QualityGate(b) => b.serialize(serializer),
+            Body::ApprovalRequest(b) => b.serialize(serializer),
+            Body::PaymentIntent(b) => b.serialize(serializer),
+            Body::PaymentSettled(b) => b.serialize(serializer),
+            Body::TaskEvent(b) => b.serialize(serializer),
+            Body::Tick => serializer.serialize_map(Some(0))?.end(),
+            Body::StatusUpdate(b) => b.serialize(serializer),
+            Body::TaskResult(b) => b.serialize(serializer),
+            Body::Heartbeat(b) => b.serialize(serializer),
+            Body::Approval(b) => b.serialize(serializer),
+        }
+    }
 }

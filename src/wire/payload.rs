@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::body::Body;
+use super::body::{Body, Fields};
 
 /// The payload: always a JSON object, `{}` when the body has no fields.
 #[derive(Debug, Clone)]
@@ -39,19 +39,7 @@ impl PayloadJson {
     /// The canonical text of `body`.
     #[must_use]
     pub fn written(body: &Body) -> PayloadJson {
-        let text = match body {
-            Body::TaskAssignment(b) => serde_json::to_string(b),
-            Body::QualityGate(b) => serde_json::to_string(b),
-            Body::ApprovalRequest(b) => serde_json::to_string(b),
-            Body::PaymentIntent(b) => serde_json::to_string(b),
-            Body::PaymentSettled(b) => serde_json::to_string(b),
-            Body::TaskEvent(b) => serde_json::to_string(b),
-            Body::Tick => Ok("{}".to_owned()),
-            Body::StatusUpdate(b) => serde_json::to_string(b),
-            Body::TaskResult(b) => serde_json::to_string(b),
-            Body::Heartbeat(b) => serde_json::to_string(b),
-            Body::Approval(b) => serde_json::to_string(b),
-        };
+        let text = serde_json::to_string(&Fields(body));
         // Plain structs with string keys always serialize, as `Body::to_payload` says; the
         // fallback is the same document it would give.
         match text {
