@@ -19,7 +19,10 @@
 //! messages as a run logs (5.1 a task, `wire::seal`), each alone, on one thread: what a run whose
 //! every message carries its own signature (as on Hedera) spends on signing at least. On the
 //! local ledger a sender signs the messages of a step together (`wire::seal_all`), so a run can
-//! be faster than that.
+//! be faster than that. And the local ledger storing as many messages of a run's average size
+//! (830 bytes), 15 to a transaction on two topics as a run's steps write them
+//! (`LocalLedger::submit_many`), against appending the same bytes to a file 15 at a time: what
+//! storing the log costs a run at least, and what of it is the database's.
 
 mod common;
 
@@ -71,6 +74,7 @@ fn main() {
             std::hint::black_box(baton::wire::seal(&mut envelope, &key));
         }
     });
+    let (stored, appended) = storage(&dir, messages);
     println!("{tasks} tasks; {binary}");
     let us = |d: Duration| d.as_secs_f64() * 1e6 / tasks as f64;
     println!(
@@ -87,6 +91,13 @@ fn main() {
         "baseline  sign and encode {messages} messages, each alone: {:7.3} s  {:8.2} us/task (one thread)",
         sealing.wall.as_secs_f64(),
         us(sealing.wall)
+    );
+    println!(
+        "baseline  store {messages} messages on the local ledger: {:7.3} s  {:8.2} us/task ({:.1}x appending them to a file: {:.3} s)",
+        stored.wall.as_secs_f64(),
+        us(stored.wall),
+        stored.wall.as_secs_f64() / appended.wall.as_secs_f64(),
+        appended.wall.as_secs_f64()
     );
     let modes: [(&str, &[&str], usize); 2] = [
         (
@@ -108,6 +119,60 @@ fn main() {
         print(label, tasks, &results, engine.wall, sealing.wall);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Messages a run's steps write to the ledger at once, on average, and their average size.
+const STORED_TOGETHER: usize = 15;
+const STORED_BYTES: usize = 830;
+
+/// Times the local ledger storing `messages` messages ([`STORED_TOGETHER`] to a transaction, a
+/// third on the status topic), each run in a new state directory, and appending the same bytes
+/// to a file as many at a time.
+fn storage(dir: &Path, messages: usize) -> (common::Timed, common::Timed) {
+    let payloads: Vec<Vec<u8>> = (0..messages)
+        .map(|n| {
+            let mut bytes = format!("{n:>16}").into_bytes();
+            bytes.resize(STORED_BYTES, b'x');
+            bytes
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let mut round = 0;
+    let stored = time(3, || {
+        round += 1;
+        let state = dir.join(format!("storage-{round}"));
+        let _ = std::fs::remove_dir_all(&state);
+        let ledger = baton::ledger::LocalLedger::open(&state).expect("the ledger opens");
+        let topics = runtime.block_on(async {
+            use baton::ledger::Ledger as _;
+            [
+                ledger.create_topic("tasks").await.expect("a topic"),
+                ledger.create_topic("status").await.expect("a topic"),
+            ]
+        });
+        for (g, group) in payloads.chunks(STORED_TOGETHER).enumerate() {
+            let step: Vec<_> = group
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (topics[usize::from((g + i) % 3 == 0)].clone(), p.clone()))
+                .collect();
+            ledger.submit_many(&step).expect("the messages are stored");
+        }
+        ledger
+    });
+    let appended = time(3, || {
+        use std::io::Write as _;
+        let path = dir.join("appended");
+        let mut file = std::fs::File::create(&path).expect("a file");
+        for group in payloads.chunks(STORED_TOGETHER) {
+            let bytes: Vec<u8> = group.concat();
+            file.write_all(&bytes).expect("the bytes are written");
+        }
+        file
+    });
+    (stored, appended)
 }
 
 /// Prints the median run and the peak memory of all runs.
