@@ -4,7 +4,10 @@
 //! them, all of it on those paths). A thread of each [`super::LocalLedger`] checkpoints instead,
 //! on a connection of its own, a tenth of a second after the database changed: a `PASSIVE`
 //! checkpoint, which waits for no reader or writer and copies what they are done with. The
-//! writers' own threshold stays, raised, for a log this thread cannot keep up with.
+//! writers' own threshold stays, raised, for a log this thread cannot keep up with. Before each
+//! checkpoint it syncs the message log ([`super::log`]) to disk, so that the database, once its
+//! commits are copied into it and synced, never counts bytes of the message log that a power
+//! loss could take back.
 
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -12,6 +15,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::Connection;
+
+use super::log::MessageLog;
 
 /// How long after a change the thread checkpoints.
 const EVERY: Duration = Duration::from_millis(100);
@@ -27,7 +32,7 @@ pub(super) struct Checkpointer {
 impl Checkpointer {
     /// Starts checkpointing the database at `path`. `None` when its connection or thread cannot
     /// be made: the writers' commits then checkpoint, as SQLite does by itself.
-    pub(super) fn start(path: &Path) -> Option<Checkpointer> {
+    pub(super) fn start(path: &Path, log: Arc<MessageLog>) -> Option<Checkpointer> {
         let opened = Connection::open(path).and_then(|conn| conn.busy_timeout(BUSY).map(|()| conn));
         let conn = match opened {
             Ok(conn) => conn,
@@ -40,7 +45,7 @@ impl Checkpointer {
         let stopped = stop.clone();
         let thread = std::thread::Builder::new()
             .name("baton-checkpoint".into())
-            .spawn(move || run(&conn, &stopped));
+            .spawn(move || run(&conn, &log, &stopped));
         match thread {
             Ok(thread) => Some(Checkpointer {
                 stop,
@@ -67,7 +72,7 @@ impl Drop for Checkpointer {
 
 /// Checkpoints every [`EVERY`] while the database changes (its `data_version` moves when
 /// another connection commits), until told to stop.
-fn run(conn: &Connection, stop: &(Mutex<bool>, Condvar)) {
+fn run(conn: &Connection, log: &MessageLog, stop: &(Mutex<bool>, Condvar)) {
     let (stopping, wake) = stop;
     let mut seen: Option<i64> = None;
     let mut stopped = stopping.lock().unwrap_or_else(PoisonError::into_inner);
@@ -89,6 +94,9 @@ fn run(conn: &Connection, stop: &(Mutex<bool>, Condvar)) {
                 continue;
             }
         }
+        if let Err(error) = log.sync() {
+            tracing::warn!(%error, "the message log could not be synced to disk");
+        }
         // Busy (another checkpoint runs) or behind a reader: the next round does the rest.
         if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::debug!(%error, "a checkpoint was put off");
@@ -100,7 +108,7 @@ fn run(conn: &Connection, stop: &(Mutex<bool>, Condvar)) {
 mod tests {
     use super::*;
     use crate::ledger::local::tests::Scratch;
-    use crate::ledger::{Ledger, Payload};
+    use crate::ledger::{ConsensusTime, Ledger, ScheduledOp};
 
     #[tokio::test]
     async fn the_thread_copies_the_log_into_the_database_soon_after_a_write() {
@@ -109,10 +117,20 @@ mod tests {
         let topic = ledger.create_topic("t").await.expect("a topic");
         let size = || std::fs::metadata(ledger.path()).map_or(0, |m| m.len());
         let before = size();
-        // About 200 pages of messages: far below the writers' own threshold, so only a
-        // checkpoint by the thread moves them from the log into the database file.
-        let messages: Vec<Payload> = (0..800).map(|n| vec![b'x'; 1000 + n % 7].into()).collect();
-        ledger.submit_all(&topic, &messages).await.expect("submitted");
+        // Some 600 pages of scheduled messages (the messages themselves go to the message log):
+        // far below the writers' own threshold, so only a checkpoint by the thread moves them
+        // from the write-ahead log into the database file.
+        for n in 0..200 {
+            let op = ScheduledOp::Submit {
+                topic: topic.clone(),
+                payload: vec![b'x'; 3000],
+            };
+            let later = ConsensusTime(i64::MAX / 2);
+            ledger
+                .schedule(&op, later, &format!("later {n}"))
+                .await
+                .expect("scheduled");
+        }
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while size() < before + 500_000 {
             assert!(

@@ -1,6 +1,7 @@
 //! The embedded local ledger: topics, accounts, one kind of fungible token, atomic transfers,
 //! receipts and scheduled transactions, kept in one SQLite file (`ledger.sqlite3`) under a state
-//! directory.
+//! directory, and the topics' messages in a log beside it (`ledger.messages`, see [`log`]) whose
+//! committed length the database keeps.
 //!
 //! It stands in for Hedera on one machine. Several processes, and several [`LocalLedger`] values
 //! in one process, may open the same directory: every write is one `BEGIN IMMEDIATE` transaction,
@@ -11,6 +12,7 @@
 
 mod checkpoint;
 mod group;
+mod log;
 #[cfg(feature = "hedera")]
 mod network;
 mod recent;
@@ -46,10 +48,14 @@ const META_LAST_CONSENSUS: &str = "last_consensus";
 /// `meta` key of the next entity number to hand out.
 const META_NEXT_ENTITY: &str = "next_entity";
 
+/// `meta` key of the committed length of the message log, in bytes.
+const META_LOG_LENGTH: &str = "log_length";
+
 /// How often `wait_messages` looks at the database for writes of other processes.
 const POLL_INTERVAL: Duration = Duration::from_millis(5);
 
-/// The embedded ledger, persisted in `ledger.sqlite3` under a state directory.
+/// The embedded ledger, persisted in `ledger.sqlite3` and `ledger.messages` under a state
+/// directory.
 pub struct LocalLedger {
     /// Stopped (its connection closed) before [`Self::conn`] closes, which checkpoints what is
     /// left when it is the database's last connection.
@@ -65,6 +71,8 @@ pub struct LocalLedger {
     waiting: Arc<group::Queue>,
     /// What this value wrote lately, for its own readers ([`recent`]).
     recent: Arc<recent::Recent>,
+    /// Kept open for the connection's statements, which find it by the database's path.
+    _log: Arc<log::MessageLog>,
 }
 
 /// How long a look for due schedules stays fresh: every submit and read looks, and looking costs
@@ -123,15 +131,21 @@ impl LocalLedger {
             ))
         })?;
         let path = dir.join(FILE_NAME);
-        let conn = schema::open_connection(&path)?;
+        let mut conn = schema::open_connection(&path)?;
+        // Keyed by the path SQLite gives the connection, by which its statements look it up.
+        let named = conn.path().map_or_else(|| path.clone(), PathBuf::from);
+        let log = log::MessageLog::open(&named)?;
+        schema::create_tables(&mut conn, &path, &log)?;
+        log.check(&conn)?;
         Ok(Self {
-            _checkpointer: checkpoint::Checkpointer::start(&path),
+            _checkpointer: checkpoint::Checkpointer::start(&path, log.clone()),
             path,
             conn: Arc::new(Mutex::new(conn)),
             notify: Notify::new(),
             due_checked: Mutex::new(None),
             waiting: Arc::default(),
             recent: Arc::default(),
+            _log: log,
         })
     }
 

@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{DbContext, FIRST_ENTITY, META_LAST_CONSENSUS, META_NEXT_ENTITY};
-use crate::ledger::LedgerError;
+use super::log::MessageLog;
+use super::{Cached, DbContext, FIRST_ENTITY, META_LAST_CONSENSUS, META_LOG_LENGTH, META_NEXT_ENTITY, set_meta};
+use crate::ledger::{ConsensusTime, LedgerError, TopicId};
 
-/// The version of the tables below, kept in `PRAGMA user_version`. Version 1 kept messages in a
-/// table without row ids, keyed by topic and sequence; see [`MESSAGES`].
-const SCHEMA_VERSION: i64 = 2;
+/// The version of the tables below, kept in `PRAGMA user_version`. Versions 1 and 2 kept the
+/// messages in the database (see [`MESSAGES_V2`]); since version 3 they are in the message log
+/// beside it ([`super::log`]).
+const SCHEMA_VERSION: i64 = 3;
 
 /// How long a connection waits for another one (perhaps in another process) to finish writing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -20,11 +22,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// cannot keep up with.
 const WAL_CHECKPOINT_PAGES: i64 = 32_768;
 
-/// The messages of every topic, in a table with row ids: its rows hold up to 4 KiB in their
-/// page, where a table without row ids (schema version 1) kept only about 1,000 bytes and put
-/// the rest of every longer message (a result with its report, a payment intent) on a page of
-/// its own. A run wrote a third fewer pages with this one, its database a third smaller.
-const MESSAGES: &str = "
+/// The messages of every topic as schema version 2 kept them, in a table with row ids (version 1
+/// had one without). A ledger of either version is moved to the message log when opened.
+const MESSAGES_V2: &str = "
 CREATE TABLE IF NOT EXISTS messages (
     topic TEXT NOT NULL REFERENCES topics(id),
     sequence INTEGER NOT NULL,
@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 ";
 
-/// Every table of the ledger but [`MESSAGES`]. A balance row is an association; its amount is in minor units.
+/// Every table of the ledger. A balance row is an association; its amount is in minor units.
 /// `schedules.executed` is the consensus time of execution, NULL while pending.
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -92,7 +92,7 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, LedgerError> {
         path: path.to_owned(),
         source,
     };
-    let mut conn = Connection::open(path).map_err(open_error)?;
+    let conn = Connection::open(path).map_err(open_error)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
@@ -115,11 +115,11 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, LedgerError> {
     // a checkpoint inside one holds up every writer waiting behind it.
     conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
         .map_err(open_error)?;
-    create_tables(&mut conn, path)?;
     Ok(conn)
 }
 
-fn create_tables(conn: &mut Connection, path: &Path) -> Result<(), LedgerError> {
+/// Creates the tables that are missing and moves an older ledger's messages to `log`.
+pub(super) fn create_tables(conn: &mut Connection, path: &Path, log: &MessageLog) -> Result<(), LedgerError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .during("creating the tables")?;
@@ -133,9 +133,9 @@ fn create_tables(conn: &mut Connection, path: &Path) -> Result<(), LedgerError> 
         )));
     }
     if version == 1 {
-        // A version 1 ledger's messages, moved into the table of `MESSAGES` in log order.
+        // A version 1 ledger's messages, in a table of `MESSAGES_V2` in log order.
         tx.execute_batch("ALTER TABLE messages RENAME TO messages_v1;")
-            .and_then(|()| tx.execute_batch(MESSAGES))
+            .and_then(|()| tx.execute_batch(MESSAGES_V2))
             .and_then(|()| {
                 tx.execute_batch(
                     "INSERT INTO messages (topic, sequence, consensus, payload) \
@@ -146,13 +146,56 @@ fn create_tables(conn: &mut Connection, path: &Path) -> Result<(), LedgerError> 
             .during("moving the messages to schema version 2")?;
     }
     tx.execute_batch(TABLES).during("creating the tables")?;
-    tx.execute_batch(MESSAGES).during("creating the tables")?;
     tx.execute(
-        "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, 0), (?2, ?3)",
-        (META_LAST_CONSENSUS, META_NEXT_ENTITY, FIRST_ENTITY),
+        "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, 0), (?2, ?3), (?4, 0)",
+        (META_LAST_CONSENSUS, META_NEXT_ENTITY, FIRST_ENTITY, META_LOG_LENGTH),
     )
     .during("initialising the counters")?;
+    if version == 1 || version == 2 {
+        move_to_log(&tx, log)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
         .during("writing the schema version")?;
     tx.commit().during("creating the tables")
+}
+
+/// Moves the messages of a version 1 or 2 ledger (in a table of [`MESSAGES_V2`]) to the message
+/// log, in log order, and drops the table; all of it is undone if the transaction is.
+fn move_to_log(conn: &Connection, log: &MessageLog) -> Result<(), LedgerError> {
+    set_meta(conn, META_LOG_LENGTH, 0)?;
+    let mut at = 0;
+    let mut statement = conn
+        .prepare("SELECT topic, sequence, consensus, payload FROM messages ORDER BY rowid")
+        .during("reading the messages to move")?;
+    let mut rows = statement.query([]).during("reading the messages to move")?;
+    let mut batch: Vec<(TopicId, u64, ConsensusTime, Vec<u8>)> = Vec::new();
+    loop {
+        let row = rows.next().during("reading the messages to move")?;
+        if let Some(row) = row {
+            let read = (|| {
+                let sequence: i64 = row.get(1)?;
+                Ok::<_, rusqlite::Error>((
+                    TopicId(row.get(0)?),
+                    u64::try_from(sequence).unwrap_or_default(),
+                    ConsensusTime(row.get(2)?),
+                    row.get(3)?,
+                ))
+            })();
+            batch.push(read.during("reading the messages to move")?);
+        }
+        if batch.len() >= 4096 || (row.is_none() && !batch.is_empty()) {
+            let records: Vec<_> = batch.iter().map(|(t, s, c, p)| (t, *s, *c, &p[..])).collect();
+            log.append(conn, at, &records)?;
+            at = log.caught_up(conn)?.0;
+            batch.clear();
+        }
+        if row.is_none() {
+            break;
+        }
+    }
+    drop(rows);
+    drop(statement);
+    conn.exec("DROP TABLE messages", [])
+        .during("moving the messages to the log")?;
+    Ok(())
 }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension};
 
+use super::log::MessageLog;
 use super::{Cached, DbContext, META_LAST_CONSENSUS, meta, next_consensus, next_entity, set_meta, wall_clock};
 use crate::ledger::{ConsensusTime, LedgerError, Payload, TopicId, TopicMessage};
 
@@ -27,31 +28,18 @@ pub(super) fn exists(conn: &Connection, topic: &TopicId) -> Result<bool, LedgerE
     Ok(found.is_some())
 }
 
-/// The sequence number of `topic`'s last message (0 when it has none); an unknown topic is an
-/// error.
-fn last_sequence(conn: &Connection, topic: &TopicId) -> Result<i64, LedgerError> {
-    if !exists(conn, topic)? {
-        return Err(LedgerError::UnknownTopic(topic.clone()));
-    }
-    conn.row(
-        "SELECT COALESCE(MAX(sequence), 0) FROM messages WHERE topic = ?1",
-        [&topic.0],
-        |row| row.get(0),
-    )
-    .during("numbering a message")
-}
-
 /// Appends a message to `topic`: the next sequence number and consensus time. Call inside a
 /// write transaction.
 pub(super) fn append(conn: &Connection, topic: &TopicId, payload: &[u8]) -> Result<(u64, ConsensusTime), LedgerError> {
-    let sequence = last_sequence(conn, topic)?.saturating_add(1);
+    if !exists(conn, topic)? {
+        return Err(LedgerError::UnknownTopic(topic.clone()));
+    }
+    let log = MessageLog::of(conn)?;
+    let (at, index) = log.caught_up(conn)?;
+    let sequence = index.last_sequence(topic) + 1;
     let consensus = next_consensus(conn)?;
-    conn.exec(
-        "INSERT INTO messages (topic, sequence, consensus, payload) VALUES (?1, ?2, ?3, ?4)",
-        (&topic.0, sequence, consensus.0, payload),
-    )
-    .during("appending a message")?;
-    Ok((sequence_number(sequence), consensus))
+    log.append(conn, at, &[(topic, sequence, consensus, payload)])?;
+    Ok((sequence, consensus))
 }
 
 /// Messages of `topic` with a sequence number above `after`, oldest first, at most `limit`.
@@ -62,65 +50,59 @@ pub(super) fn messages(
     after: u64,
     limit: usize,
 ) -> Result<Vec<TopicMessage>, LedgerError> {
-    let after = i64::try_from(after).unwrap_or(i64::MAX);
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut statement = conn
-        .prepare_cached(
-            "SELECT sequence, consensus, payload FROM messages WHERE topic = ?1 AND sequence > ?2 \
-             ORDER BY sequence LIMIT ?3",
-        )
-        .during("reading messages")?;
-    let rows = statement
-        .query_map((&topic.0, after, limit), |row| {
-            Ok(TopicMessage {
-                topic: topic.clone(),
-                sequence: sequence_number(row.get(0)?),
-                consensus: ConsensusTime(row.get(1)?),
-                payload: row.get::<_, Vec<u8>>(2)?.into(),
-            })
-        })
-        .during("reading messages")?;
-    let found = rows.collect::<rusqlite::Result<Vec<_>>>().during("reading messages")?;
+    let log = MessageLog::of(conn)?;
+    let found = {
+        let (committed, index) = log.caught_up(conn)?;
+        log.read(&index, committed, topic, after, limit)?
+    };
     if found.is_empty() && !exists(conn, topic)? {
         return Err(LedgerError::UnknownTopic(topic.clone()));
     }
     Ok(found)
 }
 
-/// Sequence numbers are stored as SQLite integers and are always at least 1.
-fn sequence_number(stored: i64) -> u64 {
-    u64::try_from(stored).unwrap_or_default()
+/// The sequence number of `topic`'s last message (0 when it has none), or `None` for a topic
+/// that does not exist.
+#[cfg(feature = "hedera")]
+pub(super) fn last_sequence(conn: &Connection, topic: &TopicId) -> Result<Option<u64>, LedgerError> {
+    if !exists(conn, topic)? {
+        return Ok(None);
+    }
+    let log = MessageLog::of(conn)?;
+    let (_, index) = log.caught_up(conn)?;
+    Ok(Some(index.last_sequence(topic)))
 }
 
 /// Appends messages in the order given, each with the sequence number and consensus time
-/// [`append`] would give it, with statements prepared once. Call inside a write transaction.
+/// [`append`] would give it. Call inside a write transaction.
 pub(super) fn append_many(
     conn: &Connection,
     messages: &[(&TopicId, &Payload)],
 ) -> Result<Vec<(u64, ConsensusTime)>, LedgerError> {
-    let mut last_sequence: HashMap<&TopicId, i64> = HashMap::new();
+    let log = MessageLog::of(conn)?;
+    let (at, index) = log.caught_up(conn)?;
+    let mut last_sequence: HashMap<&TopicId, u64> = HashMap::new();
     for &(topic, _) in messages {
         if last_sequence.contains_key(topic) {
             continue;
         }
-        last_sequence.insert(topic, self::last_sequence(conn, topic)?);
+        if !exists(conn, topic)? {
+            return Err(LedgerError::UnknownTopic(topic.clone()));
+        }
+        last_sequence.insert(topic, index.last_sequence(topic));
     }
     let mut consensus = meta(conn, META_LAST_CONSENSUS)?;
-    let mut insert = conn
-        .prepare_cached("INSERT INTO messages (topic, sequence, consensus, payload) VALUES (?1, ?2, ?3, ?4)")
-        .during("appending a message")?;
-    let mut out = Vec::with_capacity(messages.len());
+    let mut records = Vec::with_capacity(messages.len());
     for &(topic, payload) in messages {
         let sequence = last_sequence.get_mut(topic).map_or(1, |s| {
-            *s = s.saturating_add(1);
+            *s += 1;
             *s
         });
         consensus = wall_clock().max(consensus.saturating_add(1));
-        insert
-            .execute((&topic.0, sequence, consensus, &**payload))
-            .during("appending a message")?;
-        out.push((sequence_number(sequence), ConsensusTime(consensus)));
+        records.push((topic, sequence, ConsensusTime(consensus), &payload[..]));
     }
+    log.append(conn, at, &records)?;
+    drop(index);
     set_meta(conn, META_LAST_CONSENSUS, consensus)?;
-    Ok(out)
+    Ok(records.into_iter().map(|(_, s, c, _)| (s, c)).collect())
 }

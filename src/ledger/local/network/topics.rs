@@ -114,24 +114,26 @@ fn next_hash(
 
 /// A topic with its keys, running hash and last sequence number.
 pub(super) fn topic(conn: &Connection, id: &TopicId) -> Result<Option<NetTopic>, LedgerError> {
-    type Row = (String, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>, i64);
+    type Row = (String, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
     let row: Option<Row> = conn
         .row(
-            "SELECT t.memo, n.admin_key, n.submit_key, n.running_hash, \
-             (SELECT COALESCE(MAX(sequence), 0) FROM messages WHERE topic = t.id) \
+            "SELECT t.memo, n.admin_key, n.submit_key, n.running_hash \
              FROM topics t LEFT JOIN net_topics n ON n.id = t.id WHERE t.id = ?1",
             [&id.0],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
         )
         .optional()
         .during("reading a topic")?;
-    Ok(row.map(|(memo, admin, submit, hash, sequence)| NetTopic {
+    let Some((memo, admin, submit, hash)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(NetTopic {
         id: id.clone(),
         memo,
         admin_key: key_column(admin),
         submit_key: key_column(submit),
         running_hash: hash.unwrap_or_else(|| vec![0; HASH_LEN]),
-        sequence: u64::try_from(sequence).unwrap_or_default(),
+        sequence: plain::last_sequence(conn, id)?.unwrap_or(0),
     }))
 }
 
@@ -144,28 +146,40 @@ pub(super) fn messages(
     from: ConsensusTime,
     limit: usize,
 ) -> Result<Vec<NetMessage>, LedgerError> {
-    if !plain::exists(conn, topic)? {
+    let mut found = Vec::new();
+    let mut after = after;
+    while found.len() < limit {
+        let page = plain::messages(conn, topic, after, limit)?;
+        let Some(last) = page.last() else { break };
+        after = last.sequence;
+        let full = page.len() == limit;
+        let wanted = limit - found.len();
+        found.extend(page.into_iter().filter(|m| m.consensus >= from).take(wanted));
+        if !full {
+            break;
+        }
+    }
+    if limit == 0 && !plain::exists(conn, topic)? {
         return Err(LedgerError::UnknownTopic(topic.clone()));
     }
     let mut statement = conn
-        .prepare_cached(
-            "SELECT m.sequence, m.consensus, m.payload, COALESCE(n.running_hash, x''), n.chunk \
-             FROM messages m LEFT JOIN net_messages n ON n.topic = m.topic AND n.sequence = m.sequence \
-             WHERE m.topic = ?1 AND m.sequence > ?2 AND m.consensus >= ?3 ORDER BY m.sequence LIMIT ?4",
-        )
+        .prepare_cached("SELECT running_hash, chunk FROM net_messages WHERE topic = ?1 AND sequence = ?2")
         .during("reading messages")?;
-    let after = i64::try_from(after).unwrap_or(i64::MAX);
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = statement
-        .query_map((&topic.0, after, from.0, limit), |row| {
-            Ok(NetMessage {
-                sequence: u64::try_from(row.get::<_, i64>(0)?).unwrap_or_default(),
-                consensus: ConsensusTime(row.get(1)?),
-                payload: row.get(2)?,
-                running_hash: row.get(3)?,
-                chunk: row.get(4)?,
-            })
-        })
-        .during("reading messages")?;
-    rows.collect::<rusqlite::Result<_>>().during("reading messages")
+    let mut out = Vec::with_capacity(found.len());
+    for message in found {
+        let sequence = i64::try_from(message.sequence).unwrap_or(i64::MAX);
+        let (running_hash, chunk) = statement
+            .query_row((&topic.0, sequence), |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()
+            .during("reading messages")?
+            .unwrap_or_default();
+        out.push(NetMessage {
+            sequence: message.sequence,
+            consensus: message.consensus,
+            payload: message.payload.to_vec(),
+            running_hash,
+            chunk,
+        });
+    }
+    Ok(out)
 }

@@ -3,6 +3,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 
+mod log;
 mod upgrade;
 mod waiting;
 

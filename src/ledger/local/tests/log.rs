@@ -1,0 +1,87 @@
+//! The message log beside the database: what a failed transaction wrote is written over, and a
+//! log that does not hold what the database committed is an error that names it.
+
+use pretty_assertions::assert_eq;
+
+use super::*;
+
+fn texts(found: &[TopicMessage]) -> Vec<(u64, String)> {
+    found
+        .iter()
+        .map(|m| (m.sequence, String::from_utf8_lossy(&m.payload).into_owned()))
+        .collect()
+}
+
+/// A ledger in `scratch` with one topic holding `messages`, closed again.
+async fn written(scratch: &Scratch, messages: &[&[u8]]) -> Result<TopicId, LedgerError> {
+    let ledger = scratch.open();
+    let topic = ledger.create_topic("t").await?;
+    for message in messages {
+        ledger.submit(&topic, message).await?;
+    }
+    Ok(topic)
+}
+
+#[tokio::test]
+async fn what_a_transaction_that_did_not_commit_appended_is_written_over() -> TestResult {
+    let scratch = Scratch::new();
+    let ledger = scratch.open();
+    let topic = ledger.create_topic("t").await?;
+    ledger.submit(&topic, b"one").await?;
+    let failed: Result<(), LedgerError> = ledger.write("failing", |conn| {
+        topics::append(conn, &topic, b"lost-and-long")?;
+        Err(LedgerError::Other("refused".into()))
+    });
+    assert!(failed.is_err());
+    ledger.submit(&topic, b"two").await?;
+    assert_eq!(
+        texts(&ledger.messages(&topic, 0, 10).await?),
+        [(1, "one".into()), (2, "two".into())]
+    );
+    drop(ledger);
+    // A fresh reader of the file finds the same.
+    let ledger = scratch.open();
+    assert_eq!(
+        texts(&ledger.messages(&topic, 0, 10).await?),
+        [(1, "one".into()), (2, "two".into())]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_log_cut_short_is_refused_when_the_ledger_opens() -> TestResult {
+    let scratch = Scratch::new();
+    written(&scratch, &[b"one"]).await?;
+    let file = scratch.0.join("ledger.messages");
+    let size = std::fs::metadata(&file)
+        .map_err(|e| LedgerError::Other(e.to_string()))?
+        .len();
+    let cut = std::fs::OpenOptions::new().write(true).open(&file);
+    cut.and_then(|f| f.set_len(size - 1))
+        .map_err(|e| LedgerError::Other(e.to_string()))?;
+    let Err(error) = LocalLedger::open(&scratch.0) else {
+        panic!("a ledger whose message log lost a byte opened");
+    };
+    let text = error.to_string();
+    assert!(text.contains("ledger.messages") && text.contains("cut short"), "{text}");
+    std::fs::remove_file(&file).map_err(|e| LedgerError::Other(e.to_string()))?;
+    assert!(LocalLedger::open(&scratch.0).is_err(), "nor without it");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_damaged_record_is_an_error_naming_its_byte() -> TestResult {
+    let scratch = Scratch::new();
+    let topic = written(&scratch, &[b"one", b"two"]).await?;
+    let file = scratch.0.join("ledger.messages");
+    let mut bytes = std::fs::read(&file).map_err(|e| LedgerError::Other(e.to_string()))?;
+    let second = bytes.len() / 2;
+    assert_eq!(&bytes[second..second + 2], b"bm", "two records of the same size");
+    bytes[second] = b'x';
+    std::fs::write(&file, &bytes).map_err(|e| LedgerError::Other(e.to_string()))?;
+    let ledger = scratch.open();
+    let error = ledger.messages(&topic, 0, 10).await.expect_err("the damage is found");
+    let text = error.to_string();
+    assert!(text.contains(&format!("damaged at byte {second}")), "{text}");
+    Ok(())
+}
