@@ -59,6 +59,22 @@ pub(super) fn stored_balance(
     .during("reading a balance")
 }
 
+/// Whether the account exists (`None` if not) and, if it does, its balance row of the token
+/// (`Some(None)` when it is not associated with it).
+fn account_balance(
+    conn: &Connection,
+    account: &AccountId,
+    token: &TokenId,
+) -> Result<Option<Option<i64>>, LedgerError> {
+    conn.row(
+        "SELECT b.amount FROM accounts a LEFT JOIN balances b ON b.account = a.id AND b.token = ?2 WHERE a.id = ?1",
+        [&account.0, &token.0],
+        |row| row.get(0),
+    )
+    .optional()
+    .during("reading a balance")
+}
+
 /// Creates the token with its supply held by the treasury, unless it exists. Call inside a write
 /// transaction.
 pub(super) fn ensure_token(conn: &Connection, token: &NewToken<'_>) -> Result<(), LedgerError> {
@@ -180,14 +196,18 @@ pub(super) fn check(
     if !token_exists(conn, token)? {
         return Ok(Err(Status::InvalidTokenId));
     }
+    // Each account's balance row at one look: none for an unknown account, an empty one for an
+    // account not associated with the token.
+    let mut held = Vec::with_capacity(net.len());
     for account in net.keys() {
-        if !account_exists(conn, account)? {
-            return Ok(Err(Status::InvalidAccountId));
+        match account_balance(conn, account, token)? {
+            None => return Ok(Err(Status::InvalidAccountId)),
+            Some(balance) => held.push(balance),
         }
     }
     let mut after = BTreeMap::new();
-    for (account, change) in net {
-        let Some(held) = stored_balance(conn, &account, token)? else {
+    for ((account, change), held) in net.into_iter().zip(held) {
+        let Some(held) = held else {
             return Ok(Err(Status::TokenNotAssociatedToAccount));
         };
         match i64::try_from(i128::from(held) + change) {
