@@ -288,15 +288,13 @@ const MAX_CLAIM_CHARS: usize = 200;
 /// (token, accounts). What the message may do at its place in the log (who may send it, whether
 /// the task's lifecycle allows it, whether its id was seen before) is the engine's to judge.
 pub fn to_event(wiring: &Wiring, position: u64, message: &TopicMessage) -> Result<Event, Refusal> {
-    // One hash of the bytes names them for the decoded-message memo and the signature memo, taken
-    // once for every replica that holds the same bytes.
-    let digest = *message.payload.digest();
-    let decoded =
-        wire::decode_digested(&message.payload, &digest).map_err(|e| claimed(&message.payload, e.to_string()))?;
+    // The replicas of a process hold the same payload: the first to read it (or its sender) keeps
+    // the decoded message and its good signature with it for the others.
+    let decoded = wire::decode_payload(&message.payload).map_err(|e| claimed(&message.payload, e.to_string()))?;
     let (envelope, body) = &*decoded;
     let sender = admitted(wiring, envelope, &message.topic)
         .and_then(|(sender, key)| {
-            wire::verify_digested(&digest, envelope, key)
+            wire::verify_read(&message.payload, envelope, key)
                 .map(|()| sender)
                 .map_err(|e| e.to_string())
         })

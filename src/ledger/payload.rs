@@ -1,7 +1,9 @@
 //! A message's bytes as the ledger hands them out: shared by every reader that holds the message
 //! (a process that runs the coordinator beside simulated agents reads each message once per
-//! replica of the log), with their SHA-256 worked out once for all of them.
+//! replica of the log), with their SHA-256 worked out once for all of them, and what the first
+//! reader worked out from them kept for the others ([`Payload::memo`]).
 
+use std::any::Any;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
@@ -15,13 +17,30 @@ pub struct Payload(Arc<Shared>);
 struct Shared {
     bytes: Box<[u8]>,
     digest: OnceLock<[u8; 32]>,
+    memo: OnceLock<Memo>,
 }
+
+/// What a reader worked out from a payload's bytes, for the other readers of the same payload:
+/// the wire layer keeps the decoded message there, and the key its signature was found good
+/// under. The ledger never looks inside.
+pub(crate) type Memo = Arc<dyn Any + Send + Sync>;
 
 impl Payload {
     /// SHA-256 of the bytes, taken by the first reader that asks.
     #[must_use]
     pub fn digest(&self) -> &[u8; 32] {
         self.0.digest.get_or_init(|| Sha256::digest(&self.0.bytes).into())
+    }
+
+    /// What a reader of these bytes kept for the others ([`Payload::keep_memo`]), if one did.
+    pub(crate) fn memo(&self) -> Option<&Memo> {
+        self.0.memo.get()
+    }
+
+    /// Keeps `memo` with the bytes for every holder of this payload, unless one is kept already
+    /// (readers of the same bytes work out the same memo).
+    pub(crate) fn keep_memo(&self, memo: Memo) {
+        let _ = self.0.memo.set(memo);
     }
 }
 
@@ -39,6 +58,7 @@ impl Payload {
         Self(Arc::new(Shared {
             bytes: bytes.into_boxed_slice(),
             digest: OnceLock::from(digest),
+            memo: OnceLock::new(),
         }))
     }
 }
@@ -48,6 +68,7 @@ impl From<Vec<u8>> for Payload {
         Self(Arc::new(Shared {
             bytes: bytes.into_boxed_slice(),
             digest: OnceLock::new(),
+            memo: OnceLock::new(),
         }))
     }
 }
@@ -122,5 +143,20 @@ mod tests {
         assert!(std::ptr::eq(payload.digest(), clone.digest()));
         assert_eq!(payload, Payload::from(&b"{\"type\":\"tick\"}"[..]));
         assert_ne!(payload, Payload::from(b"{}".to_vec()));
+    }
+
+    #[test]
+    fn clones_share_the_first_memo_kept() {
+        let payload = Payload::from(b"{}".to_vec());
+        let clone = payload.clone();
+        assert!(payload.memo().is_none());
+        clone.keep_memo(std::sync::Arc::new(1_u32));
+        payload.keep_memo(std::sync::Arc::new(2_u32));
+        let kept = payload.memo().and_then(|m| m.downcast_ref::<u32>());
+        assert_eq!(kept, Some(&1));
+        assert!(
+            Payload::from(b"{}".to_vec()).memo().is_none(),
+            "equal bytes elsewhere have none"
+        );
     }
 }

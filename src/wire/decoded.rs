@@ -9,12 +9,15 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
 
+use ed25519_dalek::VerifyingKey;
 use foldhash::fast::RandomState;
 
 use super::body::Body;
-use super::envelope::Envelope;
+use super::envelope::{Envelope, decode_digested};
+use super::{WireError, verify_digested};
+use crate::ledger::Payload;
 
 /// Messages per generation: a step's messages are read by every replica well before this many
 /// more are written.
@@ -83,12 +86,66 @@ pub(crate) fn keep(key: Key, message: &Message) {
 }
 
 /// Keeps a message this process sends, made of `body`, under the digest of its bytes
-/// ([`super::digest`]), as its readers here would decode it ([`super::fast::as_read`]) when that
-/// can be told without reading the bytes; else they decode the bytes when they read them.
-pub(crate) fn keep_sent(digest: Key, envelope: Envelope, body: Body) {
+/// ([`super::digest`]) and with its `payload` as found good under the sender's `key`, as its
+/// readers here would decode it ([`super::fast::as_read`]) when that can be told without reading
+/// the bytes; else they decode the bytes when they read them.
+pub(crate) fn keep_sent(payload: &Payload, envelope: Envelope, body: Body, key: &VerifyingKey) {
     if let Some(body) = super::fast::as_read(&envelope, body) {
-        keep(digest, &Arc::new((envelope, body)));
+        let message = Arc::new((envelope, body));
+        keep(*payload.digest(), &message);
+        let good_under = OnceLock::from(key.to_bytes());
+        payload.keep_memo(Arc::new(Read { message, good_under }));
     }
+}
+
+/// What the readers of one [`Payload`] in this process keep with it ([`Payload::memo`]): the
+/// message its bytes decode to, and the key its signature was found good under once a reader
+/// checked it. Every replica of a process holds the same payload (the ledger hands it to each
+/// without a copy), so each finds them there without the memos' locks and lookups.
+struct Read {
+    message: Message,
+    good_under: OnceLock<[u8; 32]>,
+}
+
+fn read_of(payload: &Payload) -> Option<&Read> {
+    payload.memo()?.downcast_ref::<Read>()
+}
+
+/// What `payload`'s bytes decode to ([`decode_digested`]): kept with the payload by its first
+/// reader (or its sender) when this process keeps what it decodes ([`share`]).
+///
+/// # Errors
+/// As [`super::decode`].
+pub fn decode_payload(payload: &Payload) -> Result<Message, WireError> {
+    if let Some(read) = read_of(payload) {
+        return Ok(read.message.clone());
+    }
+    let message = decode_digested(payload, payload.digest())?;
+    if shared() {
+        let good_under = OnceLock::new();
+        payload.keep_memo(Arc::new(Read {
+            message: message.clone(),
+            good_under,
+        }));
+    }
+    Ok(message)
+}
+
+/// [`verify_digested`] for `envelope` decoded from `payload` ([`decode_payload`]): a signature
+/// found good under `key` by another reader of the same payload is not looked up again.
+///
+/// # Errors
+/// As [`super::verify`].
+pub fn verify_read(payload: &Payload, envelope: &Envelope, key: &VerifyingKey) -> Result<(), WireError> {
+    let read = read_of(payload);
+    if read.and_then(|r| r.good_under.get()) == Some(key.as_bytes()) {
+        return Ok(());
+    }
+    verify_digested(payload.digest(), envelope, key)?;
+    if let Some(read) = read {
+        let _ = read.good_under.set(key.to_bytes());
+    }
+    Ok(())
 }
 
 /// Forgets every message decoded so far, as a fresh process starts.
@@ -100,7 +157,10 @@ pub(crate) fn forget() {
 mod tests {
     use pretty_assertions::assert_eq;
 
-    use crate::wire::{Body, Envelope, Heartbeat, WireError, decode, encode};
+    use super::super::envelope::decode_fresh;
+    use super::{decode_payload, verify_read};
+    use crate::ledger::Payload;
+    use crate::wire::{Body, Envelope, Heartbeat, SigningKey, WireError, decode, encode, seal_sent, sign};
 
     #[test]
     fn bytes_decoded_again_give_the_same_message_and_other_bytes_their_own() {
@@ -121,5 +181,60 @@ mod tests {
         assert_eq!(decode(&encode(&other)).expect("decodes").0.sequence_num, 2);
         // Bytes cut short are refused, whatever was decoded before.
         assert_eq!(decode(&bytes[..bytes.len() - 1]), Err(WireError::NotJson));
+    }
+
+    fn heartbeat(sender: &str) -> (Envelope, Body) {
+        let body = Body::Heartbeat(Heartbeat {
+            agent_id: sender.into(),
+        });
+        (Envelope::new(body.kind(), "fest-1", sender, 1, &body), body)
+    }
+
+    #[test]
+    fn a_message_sealed_here_reads_from_its_payload_as_its_bytes_decode_and_only_its_key_is_good() {
+        super::share();
+        let (signer, other) = (SigningKey::from_bytes(&[3; 32]), SigningKey::from_bytes(&[4; 32]));
+        let sent = seal_sent(vec![heartbeat("agent-a"), heartbeat("agent-a")], &signer, true);
+        for payload in &sent {
+            assert!(payload.memo().is_some(), "the sender keeps what its readers will read");
+            let read = decode_payload(payload).expect("decodes");
+            assert_eq!(*read, decode_fresh(payload).expect("the bytes decode"));
+            assert_eq!(verify_read(payload, &read.0, &signer.verifying_key()), Ok(()));
+            assert_eq!(
+                verify_read(payload, &read.0, &other.verifying_key()),
+                Err(WireError::BadSignature {
+                    sender: "agent-a".into()
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_reader_of_a_payload_keeps_it_for_the_others_and_a_forgery_stays_bad() {
+        super::share();
+        let (key, forger) = (SigningKey::from_bytes(&[5; 32]), SigningKey::from_bytes(&[6; 32]));
+        let (mut envelope, _) = heartbeat("agent-b");
+        envelope.id = "cd".repeat(16);
+        let mut forged = envelope.clone();
+        sign(&mut envelope, &key);
+        sign(&mut forged, &forger);
+        let payload = Payload::from(encode(&envelope));
+        let clone = payload.clone();
+        assert!(payload.memo().is_none());
+        let read = decode_payload(&payload).expect("decodes");
+        assert!(clone.memo().is_some(), "kept for every holder of the payload");
+        assert_eq!(decode_payload(&clone).expect("decodes"), read);
+        assert_eq!(verify_read(&clone, &read.0, &key.verifying_key()), Ok(()));
+        assert_eq!(verify_read(&payload, &read.0, &key.verifying_key()), Ok(()));
+        let forged = Payload::from(encode(&forged));
+        let read = decode_payload(&forged).expect("decodes");
+        for _ in 0..2 {
+            assert_eq!(
+                verify_read(&forged, &read.0, &key.verifying_key()),
+                Err(WireError::BadSignature {
+                    sender: "agent-b".into()
+                })
+            );
+        }
     }
 }

@@ -414,7 +414,7 @@ fn decode_with(bytes: &[u8], digest: impl FnOnce() -> [u8; 32]) -> Result<Arc<(E
 }
 
 /// [`decode`] from the bytes alone.
-fn decode_fresh(bytes: &[u8]) -> Result<(Envelope, Body), WireError> {
+pub(super) fn decode_fresh(bytes: &[u8]) -> Result<(Envelope, Body), WireError> {
     if let Some(message) = fast::decode(bytes) {
         return Ok(message);
     }

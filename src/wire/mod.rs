@@ -48,6 +48,7 @@ pub use body::{
     ResultStatus, Settlement, StatusUpdate, TaskEvent, TaskResult, VerdictRecord, body_kind,
 };
 pub use decoded::share as share_decoded;
+pub use decoded::{decode_payload, verify_read};
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use envelope::{Envelope, MessageType, Topic, canonical, decode, decode_digested, decode_shared, encode, rfc3339};
 pub use keyring::Keyring;

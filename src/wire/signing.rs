@@ -123,15 +123,17 @@ pub fn seal_step(envelopes: &mut [Envelope], key: &SigningKey, together: bool) -
 pub fn seal_sent(messages: Vec<(Envelope, Body)>, key: &SigningKey, together: bool) -> Vec<Payload> {
     let (mut envelopes, bodies): (Vec<Envelope>, Vec<Body>) = messages.into_iter().unzip();
     let sealed = seal_step_digested(&mut envelopes, key, together);
-    if decoded::shared() {
-        for ((envelope, body), (_, digest)) in envelopes.into_iter().zip(bodies).zip(&sealed) {
-            decoded::keep_sent(*digest, envelope, body);
-        }
-    }
-    sealed
+    let payloads: Vec<Payload> = sealed
         .into_iter()
         .map(|(bytes, digest)| Payload::digested(bytes, digest))
-        .collect()
+        .collect();
+    if decoded::shared() {
+        let public = key.verifying_key();
+        for ((envelope, body), payload) in envelopes.into_iter().zip(bodies).zip(&payloads) {
+            decoded::keep_sent(payload, envelope, body, &public);
+        }
+    }
+    payloads
 }
 
 /// A sealed message's bytes and their [`super::digest`], which names them in the memos.
