@@ -7,7 +7,7 @@
 //!
 //! It starts the release binary as a user would: `baton run FILE --simulate --work-ms 0
 //! --success-rate 1 --quiet --state DIR` in a fresh state directory each run, so every message is
-//! signed, written to SQLite, read back, checked and folded, and every payment is a transfer on
+//! signed, written to the ledger, read back, checked and folded, and every payment is a transfer on
 //! the ledger; then the same with `--shared-replica` (the simulated agents share one replica of
 //! the log instead of one each). For each it reports tasks per second, microseconds per task and
 //! the child's CPU time (median of the runs), and its peak memory (`VmHWM` of `/proc/PID/status`,
