@@ -14,9 +14,8 @@
 //!
 //! Timed, once (a run takes about a minute): a fresh engine reading the log through the
 //! coordinator's own path, `LogReader::poll` then `executor::fold_all` (decoding and signature
-//! checks spread over every core, folding in order); reported as
-//! messages per second and seconds, with the time reading from SQLite, and the peak memory of the
-//! replay. The rest of the time is split into decoding, checking the signature and the engine's
+//! checks spread over every core, folding in order); reported as messages per second and
+//! seconds, with the time reading from the ledger, and the peak memory of the replay. The rest of the time is split into decoding, checking the signature and the engine's
 //! fold in the proportions measured by timing each step (`wire::decode`, `log::to_event`,
 //! `Engine::apply`) on the first tenth of the log folded into another fresh engine, on one
 //! thread.
@@ -448,7 +447,7 @@ fn report(festival: &Festival, built: Duration, total: &Replayed, baseline: Dura
         secs / baseline.as_secs_f64()
     );
     println!(
-        "  read from SQLite (LogReader::poll):     {:6.2} s  {:6.1} us/message",
+        "  read from the ledger (LogReader::poll): {:6.2} s  {:6.1} us/message",
         total.read.as_secs_f64(),
         total.read.as_secs_f64() * 1e6 / n
     );
