@@ -15,8 +15,9 @@
 //! Timed, once (a run takes about a minute): a fresh engine reading the log through the
 //! coordinator's own path, `LogReader::poll` then `executor::fold_all` (decoding and signature
 //! checks spread over every core, folding in order); reported as messages per second and
-//! seconds, with the time reading from the ledger, and the peak memory of the replay. The rest of the time is split into decoding, checking the signature and the engine's
-//! fold in the proportions measured by timing each step (`wire::decode`, `log::to_event`,
+//! seconds, with the time reading from the ledger, and the peak memory of the replay. The rest
+//! of the time is split into decoding, checking the signature and the engine's fold in the
+//! proportions measured by timing each step (`wire::decode`, `log::to_event`,
 //! `Engine::apply`) on the first tenth of the log folded into another fresh engine, on one
 //! thread.
 //!
