@@ -10,7 +10,9 @@
 //!
 //! Each process keeps one index per file (shared by every [`super::LocalLedger`] value on it):
 //! where each topic's messages are, by sequence number, read from the file up to the committed
-//! length when a reader or writer needs more of it. A row per message in SQLite cost a run more
+//! length when a reader or writer needs more of it. A transaction that appends twice reads its
+//! own first records into it; a reader's view leaves out whatever lies past the length it sees
+//! committed, and a writer's append forgets what lies past the length it writes at. A row per message in SQLite cost a run more
 //! than everything else it did (`cargo bench --bench run`: 51 us a task, 6.9x appending the
 //! same bytes to a file).
 //!
@@ -130,15 +132,12 @@ impl MessageLog {
         ))
     }
 
-    /// The committed length (read on `conn`, in its transaction if it is in one) and the index
-    /// read up to it.
-    pub(super) fn caught_up(&self, conn: &Connection) -> Result<(u64, MutexGuard<'_, Index>), LedgerError> {
+    /// The log as committed, read on `conn` (in its transaction if it is in one), with the index
+    /// read up to it. Records past it that this process indexed (written in a transaction that
+    /// has not committed, or never will) are left out of the view.
+    pub(super) fn caught_up(&self, conn: &Connection) -> Result<View<'_>, LedgerError> {
         let committed = u64::try_from(meta(conn, META_LOG_LENGTH)?).unwrap_or(0);
         let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
-        if index.scanned > committed {
-            // The database went back (restored from a copy): read the file again from its start.
-            *index = Index::default();
-        }
         while index.scanned < committed {
             let end = committed.min(index.scanned + CHUNK);
             let bytes = self.read_at(index.scanned, end.saturating_sub(index.scanned), committed)?;
@@ -151,12 +150,20 @@ impl MessageLog {
                 }
             }
         }
-        Ok((committed, index))
+        Ok(View { committed, index })
     }
 
-    /// Appends `records` at `at`, the committed length, and commits the length past them when
-    /// `conn`'s transaction commits. Call inside a write transaction, after [`Self::caught_up`].
-    pub(super) fn append(&self, conn: &Connection, at: u64, records: &[Record<'_>]) -> Result<(), LedgerError> {
+    /// Appends `records` at the committed length of `view`, and commits the length past them when
+    /// `conn`'s transaction commits. Call inside a write transaction, with the view it read.
+    pub(super) fn append(
+        &self,
+        conn: &Connection,
+        view: &mut View<'_>,
+        records: &[Record<'_>],
+    ) -> Result<(), LedgerError> {
+        let at = view.committed;
+        // What this process indexed past the committed length was never committed: written over.
+        view.index.truncate(at);
         let mut bytes = Vec::with_capacity(records.iter().map(|(t, _, _, p)| HEADER + t.0.len() + p.len()).sum());
         for &(topic, sequence, consensus, payload) in records {
             let (Ok(topic_len), Ok(payload_len)) = (u16::try_from(topic.0.len()), u32::try_from(payload.len())) else {
@@ -179,20 +186,22 @@ impl MessageLog {
             ))
         })?;
         let end = at.saturating_add(bytes.len() as u64);
-        set_meta(conn, META_LOG_LENGTH, i64::try_from(end).unwrap_or(i64::MAX))
+        set_meta(conn, META_LOG_LENGTH, i64::try_from(end).unwrap_or(i64::MAX))?;
+        view.committed = end;
+        Ok(())
     }
 
     /// Messages of `topic` with a sequence number above `after`, oldest first, at most `limit`,
-    /// from the index as [`Self::caught_up`] left it.
+    /// as `view` holds them.
     pub(super) fn read(
         &self,
-        index: &Index,
-        committed: u64,
+        view: &View<'_>,
         topic: &TopicId,
         after: u64,
         limit: usize,
     ) -> Result<Vec<TopicMessage>, LedgerError> {
-        let entries = index.after(topic, after, limit);
+        let committed = view.committed;
+        let entries = view.after(topic, after, limit);
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
             return Ok(Vec::new());
         };
@@ -257,16 +266,42 @@ impl MessageLog {
     }
 }
 
-impl Index {
+/// The log up to a committed length, and the index of it.
+pub(super) struct View<'a> {
+    committed: u64,
+    index: MutexGuard<'a, Index>,
+}
+
+impl View<'_> {
     /// The sequence number of `topic`'s last message, 0 when it has none.
     pub(super) fn last_sequence(&self, topic: &TopicId) -> u64 {
-        self.topics.get(topic).map_or(0, |e| e.len() as u64)
+        self.entries(topic).len() as u64
+    }
+
+    fn entries(&self, topic: &TopicId) -> &[Entry] {
+        let entries = self.index.topics.get(topic).map_or(&[][..], Vec::as_slice);
+        let visible = entries.partition_point(|e| e.offset + u64::from(e.len) <= self.committed);
+        &entries[..visible]
     }
 
     fn after(&self, topic: &TopicId, after: u64, limit: usize) -> &[Entry] {
-        let entries = self.topics.get(topic).map_or(&[][..], Vec::as_slice);
+        let entries = self.entries(topic);
         let from = usize::try_from(after).unwrap_or(usize::MAX).min(entries.len());
         &entries[from..from.saturating_add(limit).min(entries.len())]
+    }
+}
+
+impl Index {
+    /// Forgets every record from `at` on.
+    fn truncate(&mut self, at: u64) {
+        if self.scanned <= at {
+            return;
+        }
+        for entries in self.topics.values_mut() {
+            let kept = entries.partition_point(|e| e.offset + u64::from(e.len) <= at);
+            entries.truncate(kept);
+        }
+        self.scanned = at;
     }
 }
 

@@ -163,7 +163,6 @@ pub(super) fn create_tables(conn: &mut Connection, path: &Path, log: &MessageLog
 /// log, in log order, and drops the table; all of it is undone if the transaction is.
 fn move_to_log(conn: &Connection, log: &MessageLog) -> Result<(), LedgerError> {
     set_meta(conn, META_LOG_LENGTH, 0)?;
-    let mut at = 0;
     let mut statement = conn
         .prepare("SELECT topic, sequence, consensus, payload FROM messages ORDER BY rowid")
         .during("reading the messages to move")?;
@@ -185,8 +184,7 @@ fn move_to_log(conn: &Connection, log: &MessageLog) -> Result<(), LedgerError> {
         }
         if batch.len() >= 4096 || (row.is_none() && !batch.is_empty()) {
             let records: Vec<_> = batch.iter().map(|(t, s, c, p)| (t, *s, *c, &p[..])).collect();
-            log.append(conn, at, &records)?;
-            at = log.caught_up(conn)?.0;
+            log.append(conn, &mut log.caught_up(conn)?, &records)?;
             batch.clear();
         }
         if row.is_none() {

@@ -35,10 +35,10 @@ pub(super) fn append(conn: &Connection, topic: &TopicId, payload: &[u8]) -> Resu
         return Err(LedgerError::UnknownTopic(topic.clone()));
     }
     let log = MessageLog::of(conn)?;
-    let (at, index) = log.caught_up(conn)?;
-    let sequence = index.last_sequence(topic) + 1;
+    let mut view = log.caught_up(conn)?;
+    let sequence = view.last_sequence(topic) + 1;
     let consensus = next_consensus(conn)?;
-    log.append(conn, at, &[(topic, sequence, consensus, payload)])?;
+    log.append(conn, &mut view, &[(topic, sequence, consensus, payload)])?;
     Ok((sequence, consensus))
 }
 
@@ -51,10 +51,7 @@ pub(super) fn messages(
     limit: usize,
 ) -> Result<Vec<TopicMessage>, LedgerError> {
     let log = MessageLog::of(conn)?;
-    let found = {
-        let (committed, index) = log.caught_up(conn)?;
-        log.read(&index, committed, topic, after, limit)?
-    };
+    let found = log.read(&log.caught_up(conn)?, topic, after, limit)?;
     if found.is_empty() && !exists(conn, topic)? {
         return Err(LedgerError::UnknownTopic(topic.clone()));
     }
@@ -69,8 +66,8 @@ pub(super) fn last_sequence(conn: &Connection, topic: &TopicId) -> Result<Option
         return Ok(None);
     }
     let log = MessageLog::of(conn)?;
-    let (_, index) = log.caught_up(conn)?;
-    Ok(Some(index.last_sequence(topic)))
+    let last = log.caught_up(conn)?.last_sequence(topic);
+    Ok(Some(last))
 }
 
 /// Appends messages in the order given, each with the sequence number and consensus time
@@ -80,7 +77,7 @@ pub(super) fn append_many(
     messages: &[(&TopicId, &Payload)],
 ) -> Result<Vec<(u64, ConsensusTime)>, LedgerError> {
     let log = MessageLog::of(conn)?;
-    let (at, index) = log.caught_up(conn)?;
+    let mut view = log.caught_up(conn)?;
     let mut last_sequence: HashMap<&TopicId, u64> = HashMap::new();
     for &(topic, _) in messages {
         if last_sequence.contains_key(topic) {
@@ -89,7 +86,7 @@ pub(super) fn append_many(
         if !exists(conn, topic)? {
             return Err(LedgerError::UnknownTopic(topic.clone()));
         }
-        last_sequence.insert(topic, index.last_sequence(topic));
+        last_sequence.insert(topic, view.last_sequence(topic));
     }
     let mut consensus = meta(conn, META_LAST_CONSENSUS)?;
     let mut records = Vec::with_capacity(messages.len());
@@ -101,8 +98,8 @@ pub(super) fn append_many(
         consensus = wall_clock().max(consensus.saturating_add(1));
         records.push((topic, sequence, ConsensusTime(consensus), &payload[..]));
     }
-    log.append(conn, at, &records)?;
-    drop(index);
+    log.append(conn, &mut view, &records)?;
+    drop(view);
     set_meta(conn, META_LAST_CONSENSUS, consensus)?;
     Ok(records.into_iter().map(|(_, s, c, _)| (s, c)).collect())
 }

@@ -28,17 +28,23 @@ async fn what_a_transaction_that_did_not_commit_appended_is_written_over() -> Te
     let ledger = scratch.open();
     let topic = ledger.create_topic("t").await?;
     ledger.submit(&topic, b"one").await?;
+    // Another value on the same directory in this process shares the index of the file.
+    let other = scratch.open();
     let failed: Result<(), LedgerError> = ledger.write("failing", |conn| {
+        // The second append reads the first into the index before the transaction fails.
         topics::append(conn, &topic, b"lost-and-long")?;
+        topics::append(conn, &topic, b"lost-too")?;
         Err(LedgerError::Other("refused".into()))
     });
     assert!(failed.is_err());
+    let one: Vec<(u64, String)> = vec![(1, "one".into())];
+    assert_eq!(texts(&other.messages(&topic, 0, 10).await?), one);
+    assert_eq!(texts(&ledger.messages(&topic, 0, 10).await?), one);
     ledger.submit(&topic, b"two").await?;
-    assert_eq!(
-        texts(&ledger.messages(&topic, 0, 10).await?),
-        [(1, "one".into()), (2, "two".into())]
-    );
-    drop(ledger);
+    let both: Vec<(u64, String)> = vec![(1, "one".into()), (2, "two".into())];
+    assert_eq!(texts(&ledger.messages(&topic, 0, 10).await?), both);
+    assert_eq!(texts(&other.messages(&topic, 0, 10).await?), both);
+    drop((ledger, other));
     // A fresh reader of the file finds the same.
     let ledger = scratch.open();
     assert_eq!(
