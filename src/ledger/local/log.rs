@@ -141,13 +141,17 @@ impl MessageLog {
         while index.scanned < committed {
             let end = committed.min(index.scanned + CHUNK);
             let bytes = self.read_at(index.scanned, end.saturating_sub(index.scanned), committed)?;
-            let used = self.scan(&mut index, &bytes)?;
-            if used == 0 {
-                // A record longer than a chunk: read up to its end.
-                let bytes = self.read_at(index.scanned, committed - index.scanned, committed)?;
-                if self.scan(&mut index, &bytes)? == 0 {
-                    return Err(self.damaged(index.scanned, "a record runs past the committed length"));
-                }
+            if self.scan(&mut index, &bytes)? > 0 {
+                continue;
+            }
+            // A record longer than a chunk, or one that runs past the committed length.
+            let needed = record_len(&bytes).unwrap_or(usize::MAX) as u64;
+            if needed > committed - index.scanned {
+                return Err(self.damaged(index.scanned, "a record runs past the committed length"));
+            }
+            let bytes = self.read_at(index.scanned, needed, committed)?;
+            if self.scan(&mut index, &bytes)? == 0 {
+                return Err(self.damaged(index.scanned, "a record does not read whole"));
             }
         }
         Ok(View { committed, index })
@@ -312,6 +316,14 @@ struct Parsed {
     consensus: i64,
     payload_len: usize,
     len: usize,
+}
+
+/// The length of the record whose header starts `bytes`, if they hold the header.
+fn record_len(bytes: &[u8]) -> Option<usize> {
+    let topic_len = usize::from(u16::from_le_bytes([*bytes.get(2)?, *bytes.get(3)?]));
+    let at = HEADER - 4 + topic_len;
+    let payload_len = u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?);
+    Some(HEADER + topic_len + usize::try_from(payload_len).ok()?)
 }
 
 /// The record at the start of `bytes`: `None` when they end before it does.

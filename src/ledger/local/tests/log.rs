@@ -91,3 +91,35 @@ async fn a_damaged_record_is_an_error_naming_its_byte() -> TestResult {
     assert!(text.contains(&format!("damaged at byte {second}")), "{text}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_record_claiming_more_than_was_committed_is_damage_and_a_long_one_reads_whole() -> TestResult {
+    let scratch = Scratch::new();
+    // Longer than the 4 MiB a catch-up reads at once.
+    let long = vec![b'x'; (4 << 20) + 10];
+    let topic = written(&scratch, &[b"one", &long, b"three"]).await?;
+    let ledger = scratch.open();
+    let read = ledger.messages(&topic, 0, 10).await?;
+    assert_eq!(
+        read.iter().map(|m| m.payload.len()).collect::<Vec<_>>(),
+        [3, long.len(), 5]
+    );
+    drop(ledger);
+    let file = scratch.0.join("ledger.messages");
+    let mut bytes = std::fs::read(&file).map_err(|e| LedgerError::Other(e.to_string()))?;
+    // The first record's payload length, made huge: after `bm`, the topic id and 16 bytes of numbers.
+    let at = 4 + topic.0.len() + 16;
+    bytes[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    std::fs::write(&file, &bytes).map_err(|e| LedgerError::Other(e.to_string()))?;
+    let ledger = scratch.open();
+    let text = ledger
+        .messages(&topic, 0, 10)
+        .await
+        .expect_err("the damage is found")
+        .to_string();
+    assert!(
+        text.contains("damaged at byte 0: a record runs past the committed length"),
+        "{text}"
+    );
+    Ok(())
+}
