@@ -12,14 +12,16 @@
 //! where each topic's messages are, by sequence number, read from the file up to the committed
 //! length when a reader or writer needs more of it. A transaction that appends twice reads its
 //! own first records into it; a reader's view leaves out whatever lies past the length it sees
-//! committed, and a writer's append forgets what lies past the length it writes at. A row per message in SQLite cost a run more
-//! than everything else it did (`cargo bench --bench run`: 51 us a task, 6.9x appending the
-//! same bytes to a file).
+//! committed, and a writer's append forgets what lies past the length it writes at. The
+//! checkpointing thread syncs the file before each checkpoint ([`super::checkpoint`]).
+//!
+//! A row per message in SQLite cost a run more than everything else it did (`cargo bench --bench
+//! run`: 51 us a task, 6.9x appending the same bytes to a file).
 //!
 //! A record: `bm`, the topic's id (2-byte length, then its bytes), the sequence number (8 bytes),
 //! the consensus time (8 bytes), the payload (4-byte length, then its bytes); integers little
-//! endian. Reading one that is not where the committed length says, or whose number does not
-//! follow its topic's last, is an error that names the file and the offset.
+//! endian. A record that is not where the committed length says, that runs past it, or whose
+//! number does not follow its topic's last, is an error that names the file and the byte.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
