@@ -55,7 +55,7 @@ pub(super) struct MessageLog {
 
 /// Where each topic's messages are in the file, up to `scanned`.
 #[derive(Default)]
-pub(super) struct Index {
+struct Index {
     scanned: u64,
     topics: HashMap<TopicId, Vec<Entry>>,
 }
@@ -63,7 +63,7 @@ pub(super) struct Index {
 /// A message's payload in the file, and its consensus time; its sequence number is its place in
 /// its topic's list, from 1.
 #[derive(Clone, Copy)]
-pub(super) struct Entry {
+struct Entry {
     offset: u64,
     len: u32,
     consensus: i64,
