@@ -13,7 +13,7 @@ use super::{Coordinator, RunError};
 use crate::check::Festival;
 use crate::engine::{Command, PaymentOrder};
 use crate::gates::{Gate, GateInput};
-use crate::ledger::{ConsensusTime, Ledger, LedgerError, Receipt, Status, TokenMove, TxId};
+use crate::ledger::{ConsensusTime, Ledger, LedgerError, Receipt, Status, TokenMove, TokenTransfer, TxId};
 use crate::spec::GateUse;
 use crate::wire::{
     ApprovalRequest, Assignment, Body, GateReport, IntendedPayment, PaymentIntent, Settlement, TaskEvent, VerdictRecord,
@@ -191,7 +191,8 @@ impl<L: Ledger> Coordinator<L> {
         };
         let tx: TxId = tx.parse().map_err(context)?;
         let fresh = self.fresh_intents.remove(&tx);
-        let Some((receipt, submitted)) = self.patiently(&tx, payments, fresh).await.map_err(context)? else {
+        let early = self.submitted.remove(&tx);
+        let Some((receipt, submitted)) = self.patiently(&tx, payments, fresh, early).await.map_err(context)? else {
             tracing::warn!(task = %first, transaction = %tx, "stopped while the network did not answer: the intent stays in the log for the next run");
             return Ok(());
         };
@@ -253,23 +254,26 @@ impl<L: Ledger> Coordinator<L> {
         )
     }
 
-    /// Carries out intent `tx` (reading its receipt first unless it is `fresh`), again while
-    /// the network does not answer: the intent is in the log and the ledger de-duplicates by its
-    /// id, so asking again, or submitting again, cannot pay twice. Pauses double from 1 s to
-    /// 30 s, for [`Options::network_patience`](super::Options) in all; `None` when the run is
-    /// stopped meanwhile.
+    /// Carries out intent `tx` (reading its receipt first unless it is `fresh`, or from the
+    /// `early` answer of [`Self::submit_together`]), again while the network does not answer:
+    /// the intent is in the log and the ledger de-duplicates by its id, so asking again, or
+    /// submitting again, cannot pay twice. Pauses double from 1 s to 30 s, for
+    /// [`Options::network_patience`](super::Options) in all; `None` when the run is stopped
+    /// meanwhile.
     async fn patiently(
         &self,
         tx: &TxId,
         payments: &[PaymentOrder],
         mut fresh: bool,
+        mut early: Option<Result<Receipt, LedgerError>>,
     ) -> Result<Option<(Receipt, bool)>, LedgerError> {
         let mut pause = Duration::from_secs(1);
         let mut waited = Duration::ZERO;
         loop {
-            let attempt = match fresh {
-                true => self.submit_transfer(tx, payments).await,
-                false => match self.ledger.receipt(tx).await {
+            let attempt = match (early.take(), fresh) {
+                (Some(answer), _) => self.answered(tx, answer).await,
+                (None, true) => self.submit_transfer(tx, payments).await,
+                (None, false) => match self.ledger.receipt(tx).await {
                     Ok(Some(receipt)) => Ok((receipt, false)),
                     Ok(None) => self.submit_transfer(tx, payments).await,
                     Err(e) => Err(e),
@@ -292,9 +296,53 @@ impl<L: Ledger> Coordinator<L> {
         }
     }
 
+    /// Submits the step's transfers of intents this run just published together, where there
+    /// are several: the ledger may commit them at once (the local one does). Each answer waits
+    /// in [`Self::submitted`] for [`Self::transfer`], which acts on it as on its own submission.
+    /// When the ledger fails them all, nothing was executed, and each is submitted on its own.
+    pub(super) async fn submit_together(&mut self, commands: &[Command]) {
+        self.submitted.clear();
+        let transfers: Vec<TokenTransfer> = commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::Transfer { tx, payments } => {
+                    let tx: TxId = tx.parse().ok().filter(|tx| self.fresh_intents.contains(tx))?;
+                    self.transfer_of(tx, payments).ok()
+                }
+                _ => None,
+            })
+            .collect();
+        if transfers.len() < 2 {
+            return;
+        }
+        if let Ok(answers) = self.ledger.transfer_all(&transfers).await {
+            self.submitted = transfers.into_iter().map(|t| t.tx).zip(answers).collect();
+        }
+    }
+
     /// Submits the transfer of an intent under its own id; its receipt, and whether it is this
     /// submission's (`false` when the ledger had the id already and the outcome is read back).
     async fn submit_transfer(&self, tx: &TxId, payments: &[PaymentOrder]) -> Result<(Receipt, bool), LedgerError> {
+        let t = self.transfer_of(tx.clone(), payments)?;
+        let answer = self.ledger.transfer(&t.tx, &t.token, &t.moves, &t.memo).await;
+        self.answered(tx, answer).await
+    }
+
+    /// The ledger's answer to the submission of `tx` as a receipt, and whether it is this
+    /// submission's: a duplicate or an expired transaction is read back.
+    async fn answered(&self, tx: &TxId, answer: Result<Receipt, LedgerError>) -> Result<(Receipt, bool), LedgerError> {
+        match answer {
+            Err(LedgerError::Duplicate(_)) => match self.ledger.receipt(tx).await? {
+                Some(receipt) => Ok((receipt, false)),
+                None => Ok((self.settled_record(tx, "a duplicate").await?, false)),
+            },
+            Err(LedgerError::Expired(_)) => Ok((self.settled_record(tx, "expired").await?, false)),
+            other => other.map(|receipt| (receipt, true)),
+        }
+    }
+
+    /// The transfer paying `payments` from the treasury under `tx`: one movement per account.
+    fn transfer_of(&self, tx: TxId, payments: &[PaymentOrder]) -> Result<TokenTransfer, LedgerError> {
         let mut moves: Vec<TokenMove> = Vec::new();
         let mut total = 0i64;
         for p in payments {
@@ -321,15 +369,12 @@ impl<L: Ledger> Coordinator<L> {
             },
         );
         let tasks: Vec<&str> = payments.iter().map(|p| p.task.as_str()).collect();
-        let memo = transfer_memo(&tasks);
-        match self.ledger.transfer(tx, &self.wiring.token, &moves, &memo).await {
-            Err(LedgerError::Duplicate(_)) => match self.ledger.receipt(tx).await? {
-                Some(receipt) => Ok((receipt, false)),
-                None => Ok((self.settled_record(tx, "a duplicate").await?, false)),
-            },
-            Err(LedgerError::Expired(_)) => Ok((self.settled_record(tx, "expired").await?, false)),
-            other => other.map(|receipt| (receipt, true)),
-        }
+        Ok(TokenTransfer {
+            tx,
+            token: self.wiring.token.clone(),
+            moves,
+            memo: transfer_memo(&tasks),
+        })
     }
 
     /// The outcome of `tx` from the ledger's lasting record, once the ledger has no receipt of

@@ -26,7 +26,7 @@ pub use snapshot::Snapshots;
 use crate::check::Festival;
 use crate::engine::{Engine, Outcome};
 use crate::gates::{Gate, GateEngine};
-use crate::ledger::{ConsensusTime, Ledger, LedgerError, ScheduledOp, TxId};
+use crate::ledger::{ConsensusTime, Ledger, LedgerError, Receipt, ScheduledOp, TxId};
 use crate::wire::{self, Body, Envelope, SigningKey};
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +96,9 @@ pub struct Coordinator<L: Ledger> {
     /// ledger can have a receipt for them, so none is asked for (on Hedera the question takes
     /// seconds to answer that there is none).
     fresh_intents: HashSet<TxId>,
+    /// The answers to this step's fresh transfers, submitted together before it acts on them
+    /// one by one ([`Self::submit_together`]).
+    submitted: HashMap<TxId, Result<Receipt, LedgerError>>,
     transfers_made: u64,
     next_tick: Option<ConsensusTime>,
     /// When, by this process's clock, [`Self::next_tick`] is due: the ledger's clock is asked
@@ -126,6 +129,7 @@ impl<L: Ledger> Coordinator<L> {
             published: 0,
             outbox: Vec::new(),
             fresh_intents: HashSet::new(),
+            submitted: HashMap::new(),
             transfers_made: 0,
             next_tick: None,
             tick_due: None,
@@ -184,6 +188,7 @@ impl<L: Ledger> Coordinator<L> {
         loop {
             let commands = self.engine.decide();
             let acted = !commands.is_empty();
+            self.submit_together(&commands).await;
             // What was decided before a failing command still goes to the log.
             let mut step = Ok(());
             for command in commands {

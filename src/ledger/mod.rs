@@ -16,7 +16,7 @@ pub use local::LocalLedger;
 pub use payload::Payload;
 pub use types::{
     AccountId, ConsensusTime, LedgerError, MAX_TOKEN_MOVES, Receipt, ScheduleId, ScheduledOp, Status, TokenId,
-    TokenMove, TopicId, TopicMessage, TxId,
+    TokenMove, TokenTransfer, TopicId, TopicMessage, TxId,
 };
 
 use std::future::Future;
@@ -117,6 +117,24 @@ pub trait Ledger: Send + Sync {
         moves: &[TokenMove],
         memo: &str,
     ) -> impl Future<Output = Result<Receipt, LedgerError>> + Send;
+
+    /// Executes several transfers, each as [`Ledger::transfer`] would and in the order given:
+    /// one answer per transfer, each atomic on its own. `Err` when none of them was executed (a
+    /// failure of the ledger itself, not the refusal of one transfer). A ledger that can commit
+    /// them together (the local one, in one database transaction) overrides it; the default
+    /// submits them one after the other.
+    fn transfer_all(
+        &self,
+        transfers: &[TokenTransfer],
+    ) -> impl Future<Output = Result<Vec<Result<Receipt, LedgerError>>, LedgerError>> + Send {
+        async move {
+            let mut answers = Vec::with_capacity(transfers.len());
+            for t in transfers {
+                answers.push(self.transfer(&t.tx, &t.token, &t.moves, &t.memo).await);
+            }
+            Ok(answers)
+        }
+    }
 
     /// The receipt of a transaction id, if the ledger has seen it.
     fn receipt(&self, tx: &TxId) -> impl Future<Output = Result<Option<Receipt>, LedgerError>> + Send;

@@ -180,6 +180,15 @@ pub struct TokenMove {
     pub amount: i64,
 }
 
+/// One transfer of [`super::Ledger::transfer_all`]: what [`super::Ledger::transfer`] takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenTransfer {
+    pub tx: TxId,
+    pub token: TokenId,
+    pub moves: Vec<TokenMove>,
+    pub memo: String,
+}
+
 /// Hedera's final status of a transaction, for the statuses baton meets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::{Cached, DbContext, TransferRecord, next_consensus};
 use crate::ledger::{
-    AccountId, ConsensusTime, LedgerError, MAX_TOKEN_MOVES, Receipt, Status, TokenId, TokenMove, TxId,
+    AccountId, ConsensusTime, LedgerError, MAX_TOKEN_MOVES, Receipt, Status, TokenId, TokenMove, TokenTransfer, TxId,
 };
 
 /// What `ensure_token` creates.
@@ -174,6 +174,23 @@ pub(super) fn transfer(
         status,
         consensus,
     })
+}
+
+/// [`transfer`] for each of `transfers`, in order. A duplicate is that transfer's answer; any
+/// other error ends them all, for the caller to roll back. Call inside a write transaction.
+pub(super) fn transfer_all(
+    conn: &Connection,
+    transfers: &[TokenTransfer],
+) -> Result<Vec<Result<Receipt, LedgerError>>, LedgerError> {
+    let mut answers = Vec::with_capacity(transfers.len());
+    for t in transfers {
+        match transfer(conn, &t.tx, &t.token, &t.moves, &t.memo) {
+            Err(e @ LedgerError::Duplicate(_)) => answers.push(Err(e)),
+            Err(e) => return Err(e),
+            Ok(receipt) => answers.push(Ok(receipt)),
+        }
+    }
+    Ok(answers)
 }
 
 /// Checks a transfer as Hedera does, in its order. `Ok(Ok(balances))` gives each touched

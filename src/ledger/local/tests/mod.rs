@@ -434,3 +434,56 @@ async fn ten_moves_pass_and_eleven_are_refused() -> TestResult {
     assert_eq!(balances(&ledger).await?, [991, 9, 0, 0]);
     Ok(())
 }
+
+#[tokio::test]
+async fn transfers_together_answer_as_one_after_the_other() -> TestResult {
+    let order = |n: i64, moves: Vec<TokenMove>| TokenTransfer {
+        tx: tx(n),
+        token: token(),
+        moves,
+        memo: format!("t{n}"),
+    };
+    let batch = [
+        order(1, vec![mv(TREASURY, -600), mv(ALICE, 600)]),
+        order(2, vec![mv(TREASURY, -10), mv(CAROL, 10)]),
+        order(1, vec![mv(TREASURY, -1), mv(BOB, 1)]),
+        // Only possible after the first: Alice's tokens come from it.
+        order(3, vec![mv(ALICE, -500), mv(BOB, 500)]),
+        order(4, vec![mv(TREASURY, -500), mv(BOB, 500)]),
+        order(9, vec![mv(TREASURY, -1), mv(ALICE, 1)]),
+    ];
+    let (one, other) = (Scratch::new(), Scratch::new());
+    let (together, apart) = (funded(&one).await?, funded(&other).await?);
+    for ledger in [&together, &apart] {
+        ledger
+            .transfer(&tx(9), &token(), &[mv(TREASURY, -1), mv(BOB, 1)], "before")
+            .await?;
+    }
+    let answers = together.transfer_all(&batch).await?;
+    let outcome = |a: &Result<Receipt, LedgerError>| match a {
+        Ok(receipt) => Ok(receipt.status),
+        Err(LedgerError::Duplicate(t)) => Err(t.clone()),
+        Err(e) => panic!("unexpected answer: {e}"),
+    };
+    let mut one_by_one = Vec::new();
+    for t in &batch {
+        one_by_one.push(apart.transfer(&t.tx, &t.token, &t.moves, &t.memo).await);
+    }
+    let seen: Vec<_> = answers.iter().map(outcome).collect();
+    assert_eq!(seen, one_by_one.iter().map(outcome).collect::<Vec<_>>());
+    assert_eq!(
+        seen,
+        [
+            Ok(Status::Success),
+            Ok(Status::TokenNotAssociatedToAccount),
+            Err(tx(1)),
+            Ok(Status::Success),
+            Ok(Status::InsufficientTokenBalance),
+            Err(tx(9)),
+        ]
+    );
+    assert_eq!(balances(&together).await?, [399, 100, 501, 0]);
+    assert_eq!(balances(&together).await?, balances(&apart).await?);
+    assert_eq!(together.transfers()?.len(), 5);
+    Ok(())
+}
