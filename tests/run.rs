@@ -398,3 +398,61 @@ fn status_and_approve_only_read_a_festival_that_never_ran() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("has not run in"));
     assert!(!inside.exists(), "reading a festival creates nothing");
 }
+
+/// Each agent message on the status topic of the festival's state dir, parsed.
+fn agent_messages(state: &StateDir) -> Vec<Value> {
+    let topics = std::fs::read_to_string(state.path().join("topics.json")).expect("the run wrote topics.json");
+    let topics: BTreeMap<String, Vec<String>> = serde_json::from_str(&topics).expect("topics.json is JSON");
+    let status_topic = topics.values().next().and_then(|t| t.get(1)).expect("a status topic");
+    let ledger = LocalLedger::open(state.path()).expect("the local ledger opens");
+    let topic = baton::ledger::TopicId(status_topic.clone());
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let messages = runtime
+        .block_on(ledger.messages(&topic, 0, usize::MAX))
+        .expect("the status topic reads");
+    messages
+        .iter()
+        .map(|m| serde_json::from_slice(m.payload.as_ref()).expect("an agent message is JSON"))
+        .collect()
+}
+
+#[test]
+fn an_instant_agent_sends_its_start_and_its_result_together() {
+    let workflow = "workflows/hedera-foundation.yaml";
+    let state = StateDir::new("instant");
+    let state_arg = state.arg();
+    let args = [
+        "run",
+        workflow,
+        "--simulate",
+        "--state",
+        &state_arg,
+        "--quiet",
+        "--work-ms",
+        "0",
+    ];
+    let out = baton()
+        .args(args)
+        .args(["--success-rate", "1"])
+        .output()
+        .expect("baton run starts");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let status = status(workflow, &state);
+    let paid = assert_all_paid(workflow, &status);
+    assert!(paid > 0);
+    assert_eq!(status["rejections"], serde_json::json!([]), "{status}");
+    // The start and the result of a task, signed together: one batch, one signature.
+    let mut signed: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for m in agent_messages(&state) {
+        let (task, signature) = (m["task_id"].to_string(), m["signature"].to_string());
+        match m["type"].as_str() {
+            Some("status_update") => signed.entry(task).or_default().0.push(signature),
+            Some("task_result") => signed.entry(task).or_default().1.push(signature),
+            _ => {}
+        }
+    }
+    assert_eq!(signed.len(), tasks(&status).len());
+    for (task, (starts, results)) in signed {
+        assert_eq!((starts.len(), &starts), (1, &results), "task {task}");
+    }
+}

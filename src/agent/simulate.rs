@@ -2,7 +2,9 @@
 //! assignments after a seeded, random delay, with a report that passes the shipped gates or,
 //! by chance, fails them. Failure modes: a failing report, a crash (the agent goes silent, sends
 //! no heartbeat, and comes back later), a forged message (signed with the wrong key) and a
-//! malformed one. The same seed gives the same choices. The agents of one process ([`crew`])
+//! malformed one. Where the lifecycle takes a task from the start straight to the work, an agent
+//! begins the work as it sends its start (work that takes no time goes out with it), rather than
+//! once the start is back from the log. The same seed gives the same choices. The agents of one process ([`crew`])
 //! share one replica of the log, each in its own task with its own timing.
 
 use std::collections::{HashMap, HashSet};
@@ -135,6 +137,9 @@ struct Sim {
     sent: u64,
     /// Work answered or in hand, by (task, entered).
     handled: HashSet<(String, i64)>,
+    /// Work begun together with its start, by (task, attempt): once the start is back from the
+    /// log, the state it entered asks for the same work, which is in hand already.
+    started: HashSet<(String, u32)>,
     /// Work in hand: (due, work, passes).
     working: Vec<(Instant, Work, bool)>,
     silent_until: Option<Instant>,
@@ -194,6 +199,7 @@ pub async fn crew<L: Ledger + 'static>(
             behaviour: behaviour.clone(),
             sent: 0,
             handled: HashSet::new(),
+            started: HashSet::new(),
             working: Vec::new(),
             silent_until: None,
             next_heartbeat: Instant::now(),
@@ -330,11 +336,15 @@ impl Sim {
             self.send(&shared.wiring.festival, body);
             self.next_heartbeat = now + self.behaviour.heartbeat;
         }
+        self.started.retain(|(task, _)| work.iter().any(|w| w.task == *task));
         for work in work {
-            if self.handled.insert((work.task.clone(), work.entered)) {
+            let begun = work.action == Action::Submit && self.started.remove(&(work.task.clone(), work.attempt));
+            if self.handled.insert((work.task.clone(), work.entered)) && !begun {
                 self.take(shared, work).await?;
             }
         }
+        // Work taken in this step may be due already (work that takes no time is).
+        let now = Instant::now();
         let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.working).into_iter().partition(|w| w.0 <= now);
         self.working = later;
         for (_, work, passes) in due {
@@ -361,7 +371,11 @@ impl Sim {
                 attempt: Some(work.attempt),
             });
             self.send(&shared.wiring.festival, body);
-            return Ok(());
+            if !work.works_on_start {
+                return Ok(());
+            }
+            // The work begins with the start, not once the start is back from the log.
+            self.started.insert((work.task.clone(), work.attempt));
         }
         let mut rng = self.rng(&work, 1 + self.crashes);
         if rng.random_bool(self.behaviour.crash_rate.clamp(0.0, 1.0)) {
@@ -371,8 +385,10 @@ impl Sim {
             // Back from the crash, the agent has forgotten everything it had in hand.
             for (_, w, _) in self.working.drain(..) {
                 self.handled.remove(&(w.task.clone(), w.entered));
+                self.started.remove(&(w.task.clone(), w.attempt));
             }
             self.handled.remove(&(work.task.clone(), work.entered));
+            self.started.remove(&(work.task.clone(), work.attempt));
             return Ok(());
         }
         if rng.random_bool(self.behaviour.forge_rate.clamp(0.0, 1.0)) {

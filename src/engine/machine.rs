@@ -68,6 +68,9 @@ pub(crate) struct Machine {
     pub(crate) watched: Vec<bool>,
     /// What a task's agent does next in each state, if anything: agents ask after every round.
     pub(crate) action: Vec<Option<Action>>,
+    /// States whose `start` takes a task straight into one where its agent submits: no guard,
+    /// approval or gate on the way.
+    pub(crate) works_on_start: Vec<bool>,
 }
 
 impl Machine {
@@ -123,6 +126,7 @@ impl Machine {
             duty: Vec::new(),
             watched: Vec::new(),
             action: Vec::new(),
+            works_on_start: Vec::new(),
         };
         machine.classify();
         Ok(machine)
@@ -160,7 +164,23 @@ impl Machine {
                 }
             })
             .collect();
+        self.works_on_start = (0..n).map(|s| self.starts_into_work(s)).collect();
         self.done = done;
+    }
+
+    /// Whether the first edge from `state` on `start` (the one taken when no guard says
+    /// otherwise) has no guard, approval or gate and leads to a state where the agent submits.
+    fn starts_into_work(&self, state: usize) -> bool {
+        let first = self.leaving[state]
+            .iter()
+            .map(|&i| &self.edges[i])
+            .find(|e| e.on == "start");
+        first.is_some_and(|e| {
+            e.guard.is_none()
+                && e.approval.is_none()
+                && e.gates == TransitionGates::None
+                && self.action[e.to] == Some(Action::Submit)
+        })
     }
 
     fn duty_of(&self, state: usize) -> Duty {

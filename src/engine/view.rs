@@ -186,6 +186,9 @@ pub struct Work {
     /// When the task entered this state: together with the task it names this piece of work.
     pub entered: super::Nanos,
     pub action: Action,
+    /// For [`Action::Start`]: saying it started takes the task straight (no guard, approval or
+    /// gate on the way) into a state where the agent submits, so it may begin the work at once.
+    pub works_on_start: bool,
 }
 
 impl Engine {
@@ -210,6 +213,7 @@ impl Engine {
                 attempt: s.attempt,
                 state: m.states[s.state].clone(),
                 entered: s.entered,
+                works_on_start: action == Action::Start && m.works_on_start[s.state],
                 action,
             });
         }

@@ -14,6 +14,7 @@ mod flow;
 mod payments;
 mod reports;
 mod snapshot;
+mod work;
 
 pub(super) const SEC: Nanos = 1_000_000_000;
 
