@@ -4,8 +4,8 @@
 //! no heartbeat, and comes back later), a forged message (signed with the wrong key) and a
 //! malformed one. Where the lifecycle takes a task from the start straight to the work, an agent
 //! begins the work as it sends its start (work that takes no time goes out with it), rather than
-//! once the start is back from the log. The same seed gives the same choices. The agents of one process ([`crew`])
-//! share one replica of the log, each in its own task with its own timing.
+//! once the start is back from the log. The same seed gives the same choices. The agents of one
+//! process ([`crew`]) share one replica of the log, each in its own task with its own timing.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

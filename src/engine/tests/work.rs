@@ -31,44 +31,33 @@ tasks:
     )
 }
 
-/// The first piece of work agent `a1` is shown once task `t` is assigned to it.
-fn assigned_work(yaml: &str) -> crate::engine::Work {
-    let mut run = Run::new(festival(yaml));
+/// Decides, and folds the first assignment decided: task and agent.
+fn assign(run: &mut Run) -> (String, String) {
     let assigned = run.engine.decide().into_iter().find_map(|c| match c {
-        Command::Assign { task, agent, attempt } => Some(Fact::Assigned { task, agent, attempt }),
+        Command::Assign { task, agent, attempt } => Some((task, agent, attempt)),
         _ => None,
     });
-    run.send(Sender::Coordinator, assigned.expect("an assignment"))
-        .expect("assignment accepted");
-    let work = run.engine.work_for("a1");
-    assert_eq!(work.len(), 1, "{work:?}");
-    work.into_iter().next().expect("one piece of work")
+    let (task, agent, attempt) = assigned.expect("an assignment decided");
+    let fact = Fact::Assigned {
+        task: task.clone(),
+        agent: agent.clone(),
+        attempt,
+    };
+    run.send(Sender::Coordinator, fact).expect("assignment accepted");
+    (task, agent)
+}
+
+/// What `agent`'s work asks of it, and whether it may begin with the start.
+fn shown(run: &Run, agent: &str) -> Vec<(Action, bool)> {
+    let work = run.engine.work_for(agent);
+    work.into_iter().map(|w| (w.action, w.works_on_start)).collect()
 }
 
 #[test]
 fn the_standard_start_leads_straight_to_the_work() {
     let mut run = Run::new(festival(ONE_TASK));
-    let assigned = run.engine.decide().into_iter().find_map(|c| match c {
-        Command::Assign { task, agent, attempt } => Some((task, agent, attempt)),
-        _ => None,
-    });
-    let (task, agent, attempt) = assigned.expect("an assignment");
-    run.send(
-        Sender::Coordinator,
-        Fact::Assigned {
-            task: task.clone(),
-            agent: agent.clone(),
-            attempt,
-        },
-    )
-    .expect("assignment accepted");
-    let work = run.engine.work_for(&agent);
-    assert_eq!(
-        work.iter()
-            .map(|w| (w.action.clone(), w.works_on_start))
-            .collect::<Vec<_>>(),
-        [(Action::Start, true)]
-    );
+    let (task, agent) = assign(&mut run);
+    assert_eq!(shown(&run, &agent), [(Action::Start, true)]);
     let start = Fact::Status {
         task,
         agent: agent.clone(),
@@ -76,13 +65,7 @@ fn the_standard_start_leads_straight_to_the_work() {
         attempt: None,
     };
     run.send(Sender::Agent(agent.clone()), start).expect("start accepted");
-    let work = run.engine.work_for(&agent);
-    assert_eq!(
-        work.iter()
-            .map(|w| (w.action.clone(), w.works_on_start))
-            .collect::<Vec<_>>(),
-        [(Action::Submit, false)]
-    );
+    assert_eq!(shown(&run, &agent), [(Action::Submit, false)]);
 }
 
 #[test]
@@ -97,8 +80,8 @@ fn a_start_with_something_on_the_way_waits_for_the_log() {
         ("{ from: assigned, to: working, on: start, gates: task }", false),
     ];
     for (edge, straight) in cases {
-        let work = assigned_work(&with_start(edge));
-        assert_eq!(work.action, Action::Start, "{edge}");
-        assert_eq!(work.works_on_start, straight, "{edge}");
+        let mut run = Run::new(festival(&with_start(edge)));
+        let (_, agent) = assign(&mut run);
+        assert_eq!(shown(&run, &agent), [(Action::Start, straight)], "{edge}");
     }
 }
