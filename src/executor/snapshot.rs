@@ -14,7 +14,8 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::thread::JoinHandle;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -44,7 +45,7 @@ struct Header {
 pub struct Snapshots {
     path: PathBuf,
     festival: String,
-    fingerprint: String,
+    fingerprint: Fingerprint,
     config: Config,
     /// Messages folded between two snapshots.
     pub every: u64,
@@ -55,7 +56,7 @@ pub struct Snapshots {
 impl Snapshots {
     /// Snapshots of `festival`'s runs with `config`, under the state directory `state`.
     #[must_use]
-    pub fn new(state: &Path, festival: &Festival, config: &Config, every: u64) -> Self {
+    pub fn new(state: &Path, festival: &Arc<Festival>, config: &Config, every: u64) -> Self {
         let name: String = festival
             .id
             .chars()
@@ -70,7 +71,7 @@ impl Snapshots {
         Self {
             path: state.join("snapshots").join(format!("{name}.json")),
             festival: festival.id.clone(),
-            fingerprint: fingerprint(festival, config),
+            fingerprint: Fingerprint::start(festival, config),
             config: config.clone(),
             every: every.max(1),
             last: 0,
@@ -92,7 +93,7 @@ impl Snapshots {
         let header = Header {
             format: FORMAT,
             festival: self.festival.clone(),
-            fingerprint: self.fingerprint.clone(),
+            fingerprint: self.fingerprint.get().to_owned(),
             log: mark.clone(),
             state_sha256: hex::encode(Sha256::digest(state.as_bytes())),
         };
@@ -131,7 +132,7 @@ impl Snapshots {
         if header.format != FORMAT {
             return Err(format!("format {} is not this baton's {FORMAT}", header.format));
         }
-        if header.festival != self.festival || header.fingerprint != self.fingerprint {
+        if header.festival != self.festival || header.fingerprint != self.fingerprint.get() {
             return Err("it was taken with another plan, other settings or another baton".into());
         }
         if hex::encode(Sha256::digest(state.as_bytes())) != header.state_sha256 {
@@ -140,6 +141,44 @@ impl Snapshots {
         let snapshot: Snapshot = serde_json::from_str(state).map_err(|e| format!("its state: {e}"))?;
         let engine = Engine::restore(festival.clone(), &self.config, snapshot).map_err(|e| e.to_string())?;
         Ok(Some((engine, header.log)))
+    }
+}
+
+/// The plan's [`fingerprint`], worked out on a thread of its own from [`Snapshots::new`] on: on
+/// a large plan it takes tens of milliseconds, which a fresh run spends assigning its first
+/// tasks meanwhile. Whoever needs it first waits for it.
+#[derive(Debug, Clone)]
+struct Fingerprint(Arc<Worked>);
+
+#[derive(Debug)]
+struct Worked {
+    done: OnceLock<String>,
+    working: Mutex<Option<JoinHandle<String>>>,
+    festival: Arc<Festival>,
+    config: Config,
+}
+
+impl Fingerprint {
+    fn start(festival: &Arc<Festival>, config: &Config) -> Self {
+        let (plan, settings) = (festival.clone(), config.clone());
+        let thread = std::thread::Builder::new().name("baton-fingerprint".into());
+        Self(Arc::new(Worked {
+            done: OnceLock::new(),
+            working: Mutex::new(thread.spawn(move || fingerprint(&plan, &settings)).ok()),
+            festival: festival.clone(),
+            config: config.clone(),
+        }))
+    }
+
+    fn get(&self) -> &str {
+        let worked = &self.0;
+        worked.done.get_or_init(|| {
+            let working = worked.working.lock().unwrap_or_else(PoisonError::into_inner).take();
+            // Without its thread (not started, or failed), the work is done here.
+            working
+                .and_then(|w| w.join().ok())
+                .unwrap_or_else(|| fingerprint(&worked.festival, &worked.config))
+        })
     }
 }
 
