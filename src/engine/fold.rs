@@ -38,17 +38,7 @@ impl Engine {
         if let Some(hash) = self.admit(event) {
             let result = self.fold(event);
             self.settle(event, result);
-            self.seen.insert(hash, event.id.clone());
-        }
-    }
-
-    /// Folds one event the caller no longer needs, as [`Engine::apply`] does: its id is kept
-    /// without a copy.
-    pub fn apply_owned(&mut self, event: Event) {
-        if let Some(hash) = self.admit(&event) {
-            let result = self.fold(&event);
-            self.settle(&event, result);
-            self.seen.insert(hash, event.id);
+            self.seen.insert(hash, &event.id);
         }
     }
 

@@ -126,7 +126,7 @@ impl Engine {
     /// The engine's folded state.
     #[must_use]
     pub fn snapshot(&self) -> Snapshot {
-        let mut seen: Vec<String> = self.seen.iter().map(str::to_owned).collect();
+        let mut seen: Vec<String> = self.seen.iter().collect();
         seen.sort_unstable();
         let mut deadlines: Vec<Deadline> = self.deadlines.iter().map(|d| d.0).collect();
         deadlines.sort_unstable();
@@ -167,7 +167,7 @@ impl Engine {
         engine.seen = IdSet::with_capacity(snapshot.seen.len());
         for id in snapshot.seen {
             if let Some(hash) = engine.seen.fresh(&id) {
-                engine.seen.insert(hash, id);
+                engine.seen.insert(hash, &id);
             }
         }
         engine.rejections = snapshot.rejections;

@@ -254,7 +254,7 @@ pub fn fold(engine: &mut Engine, wiring: &Wiring, position: u64, message: &Topic
 /// Applies a checked message, or records why it was refused.
 fn settle(engine: &mut Engine, position: u64, message: &TopicMessage, event: Result<Event, Refusal>) {
     match event {
-        Ok(event) => engine.apply_owned(event),
+        Ok(event) => engine.apply(&event),
         Err(refusal) => engine.refuse(Rejection {
             position,
             consensus: message.consensus.0,
