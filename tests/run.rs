@@ -57,19 +57,14 @@ impl Drop for StateDir {
     }
 }
 
-/// `baton run WORKFLOW --simulate --state DIR --quiet --work-ms 20 EXTRA...`; asserts exit 0.
+/// `baton run WORKFLOW --simulate --state DIR --quiet --work-ms 20 EXTRA...` (without the
+/// `--work-ms 20` when EXTRA has one); asserts exit 0.
 fn run_simulated(workflow: &str, state: &StateDir, extra: &[&str]) -> Output {
     let state_arg = state.arg();
-    let mut args = vec![
-        "run",
-        workflow,
-        "--simulate",
-        "--state",
-        &state_arg,
-        "--quiet",
-        "--work-ms",
-        "20",
-    ];
+    let mut args = vec!["run", workflow, "--simulate", "--state", &state_arg, "--quiet"];
+    if !extra.contains(&"--work-ms") {
+        args.extend(["--work-ms", "20"]);
+    }
     args.extend_from_slice(extra);
     let out = baton().args(&args).output().expect("baton run can be started");
     assert_eq!(
@@ -420,23 +415,7 @@ fn agent_messages(state: &StateDir) -> Vec<Value> {
 fn an_instant_agent_sends_its_start_and_its_result_together() {
     let workflow = "workflows/hedera-foundation.yaml";
     let state = StateDir::new("instant");
-    let state_arg = state.arg();
-    let args = [
-        "run",
-        workflow,
-        "--simulate",
-        "--state",
-        &state_arg,
-        "--quiet",
-        "--work-ms",
-        "0",
-    ];
-    let out = baton()
-        .args(args)
-        .args(["--success-rate", "1"])
-        .output()
-        .expect("baton run starts");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    run_simulated(workflow, &state, &["--work-ms", "0", "--success-rate", "1"]);
     let status = status(workflow, &state);
     let paid = assert_all_paid(workflow, &status);
     assert!(paid > 0);
