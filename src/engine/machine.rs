@@ -69,7 +69,7 @@ pub(crate) struct Machine {
     /// What a task's agent does next in each state, if anything: agents ask after every round.
     pub(crate) action: Vec<Option<Action>>,
     /// States whose `start` takes a task straight into one where its agent submits: no guard,
-    /// approval or gate on the way.
+    /// approval or gate on the way. Only a state whose action is `Start` has a `start` edge.
     pub(crate) works_on_start: Vec<bool>,
 }
 

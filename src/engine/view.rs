@@ -213,7 +213,7 @@ impl Engine {
                 attempt: s.attempt,
                 state: m.states[s.state].clone(),
                 entered: s.entered,
-                works_on_start: action == Action::Start && m.works_on_start[s.state],
+                works_on_start: m.works_on_start[s.state],
                 action,
             });
         }
