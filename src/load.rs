@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::check::{self, Festival};
-use crate::diagnostics::{Code, Diagnostic, Sources, Span, sort};
+use crate::diagnostics::{Code, Diagnostic, FileId, Sources, Span, sort};
 use crate::spec::{self, Env, LifecycleRef, Payment, Spanned, Topics, Workflow};
 
 /// What loading and checking produced: the sources (for rendering), the festival when it is
@@ -18,12 +18,11 @@ pub struct Loaded {
 /// Loads and checks a workflow file or festival directory. Errs only when `path` cannot be read.
 pub fn load(path: &Path, env: &dyn Env) -> Result<Loaded, spec::ReadError> {
     let mut sources = Sources::new();
-    let (workflow, diagnostics) = if path.is_dir() {
-        (Some(directory_workflow(path)), Vec::new())
-    } else {
-        spec::load_workflow(&mut sources, path, env)?
-    };
-    Ok(finish(sources, workflow, diagnostics, env))
+    if path.is_dir() {
+        return Ok(finish(sources, Some(directory_workflow(path)), Vec::new(), env));
+    }
+    let file = spec::read(&mut sources, path)?;
+    Ok(load_source(sources, file, env))
 }
 
 /// Loads and checks workflow text that is not (or not only) on disk, as if read from `path`.
@@ -31,20 +30,66 @@ pub fn load(path: &Path, env: &dyn Env) -> Result<Loaded, spec::ReadError> {
 pub fn load_text(path: &Path, text: String, env: &dyn Env) -> Loaded {
     let mut sources = Sources::new();
     let file = sources.add(path, text);
-    let (workflow, diagnostics) = spec::workflow_from_source(&sources, file, env);
-    finish(sources, workflow, diagnostics, env)
+    load_source(sources, file, env)
+}
+
+/// Loads and checks the workflow file `file` of `sources`, as [`spec::workflow_from_source`]
+/// and then [`finish`] would, one after the other. The schema is checked on a thread of its own
+/// while the workflow is built and compiled as if it held, which for a large workflow saves most
+/// of the schema's time. Where the schema finds an error, what was built is dropped with what
+/// compiling it found, and the schema's diagnostics are said alone, as when nothing is built.
+fn load_source(mut sources: Sources, file: FileId, env: &dyn Env) -> Loaded {
+    let (root, mut diagnostics) = spec::parse_workflow(&sources, file, env);
+    let Some(root) = root else {
+        return finish(sources, None, diagnostics, env);
+    };
+    let validate = || spec::schema::validate(spec::schema::Kind::Workflow, &root);
+    let (schema, compiled) = std::thread::scope(|scope| {
+        let checking = std::thread::Builder::new()
+            .name("baton-schema".into())
+            .spawn_scoped(scope, validate);
+        let workflow = spec::build_workflow(&sources, file, &root);
+        let compiled = compile(&mut sources, workflow, env);
+        let schema = match checking {
+            Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: the schema is checked here.
+            Err(_) => validate(),
+        };
+        (schema, compiled)
+    });
+    diagnostics.extend(schema);
+    let festival = if diagnostics.iter().any(Diagnostic::is_error) {
+        None
+    } else {
+        let (festival, more) = compiled;
+        diagnostics.extend(more);
+        festival
+    };
+    checked(sources, festival, diagnostics)
 }
 
 fn finish(mut sources: Sources, workflow: Option<Workflow>, mut diagnostics: Vec<Diagnostic>, env: &dyn Env) -> Loaded {
     let festival = match workflow {
         Some(workflow) => {
-            let workflow = with_festival_tasks(&mut sources, workflow, &mut diagnostics);
-            let (festival, more) = check::compile(&mut sources, workflow, env);
+            let (festival, more) = compile(&mut sources, workflow, env);
             diagnostics.extend(more);
             festival
         }
         None => None,
     };
+    checked(sources, festival, diagnostics)
+}
+
+/// The festival of `workflow` with what compiling it (and reading its festival directory) found.
+fn compile(sources: &mut Sources, workflow: Workflow, env: &dyn Env) -> (Option<Festival>, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    let workflow = with_festival_tasks(sources, workflow, &mut diagnostics);
+    let (festival, more) = check::compile(sources, workflow, env);
+    diagnostics.extend(more);
+    (festival, diagnostics)
+}
+
+fn checked(sources: Sources, festival: Option<Festival>, mut diagnostics: Vec<Diagnostic>) -> Loaded {
     sort(&mut diagnostics);
     // Problems found before compiling (in a festival directory, say) make the festival invalid too.
     let festival = festival.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
@@ -113,4 +158,43 @@ fn with_festival_tasks(sources: &mut Sources, mut workflow: Workflow, out: &mut 
         ),
     }
     workflow
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    const HEAD: &str = "version: 1\nfestival:\n  id: f\nagents:\n  - id: a\n    account: 0.0.1001\ntasks:\n";
+
+    fn loaded(text: &str) -> (bool, Vec<Code>) {
+        let loaded = load_text(
+            Path::new("w.yaml"),
+            text.to_string(),
+            &BTreeMap::<String, String>::new(),
+        );
+        let codes = loaded.diagnostics.iter().map(|d| d.code).collect();
+        (loaded.festival.is_some(), codes)
+    }
+
+    #[test]
+    fn where_the_schema_fails_only_the_schema_is_said() {
+        // `reward` has the wrong type, and `t2` depends on a task that does not exist.
+        let text = format!("{HEAD}  - id: t1\n    reward: [1]\n  - id: t2\n    reward: 1\n    depends_on: [nowhere]\n");
+        let (valid, codes) = loaded(&text);
+        assert!(!valid);
+        assert!(!codes.is_empty());
+        assert!(codes.iter().all(|c| c.number() / 100 == 1), "{codes:?}");
+    }
+
+    #[test]
+    fn where_the_schema_holds_what_compiling_finds_is_said() {
+        let text = format!("{HEAD}  - id: t2\n    reward: 1\n    depends_on: [nowhere]\n");
+        let (valid, codes) = loaded(&text);
+        assert!(!valid);
+        assert_eq!(codes, vec![Code::UnknownTask]);
+        let text = format!("{HEAD}  - id: t1\n    reward: 1\n");
+        assert_eq!(loaded(&text), (true, Vec::new()));
+    }
 }

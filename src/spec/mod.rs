@@ -63,7 +63,7 @@ pub fn workflow_from_source(
     file: crate::diagnostics::FileId,
     env: &dyn Env,
 ) -> (Option<Workflow>, Vec<Diagnostic>) {
-    let (root, mut diagnostics) = yaml::parse(file, sources.text(file), env);
+    let (root, mut diagnostics) = parse_workflow(sources, file, env);
     let Some(root) = root else {
         return (None, diagnostics);
     };
@@ -71,10 +71,24 @@ pub fn workflow_from_source(
     if diagnostics.iter().any(Diagnostic::is_error) {
         return (None, diagnostics);
     }
-    (
-        Some(build::workflow(file, sources.path(file).to_path_buf(), &root)),
-        diagnostics,
-    )
+    (Some(build_workflow(sources, file, &root)), diagnostics)
+}
+
+/// The first steps of [`workflow_from_source`]: syntax and interpolation, before the schema.
+#[must_use]
+pub fn parse_workflow(
+    sources: &Sources,
+    file: crate::diagnostics::FileId,
+    env: &dyn Env,
+) -> (Option<yaml::Node>, Vec<Diagnostic>) {
+    yaml::parse(file, sources.text(file), env)
+}
+
+/// The last step of [`workflow_from_source`]: the workflow a parsed document describes. It is
+/// what the file means only where [`schema::validate`] found no error in `root`.
+#[must_use]
+pub fn build_workflow(sources: &Sources, file: crate::diagnostics::FileId, root: &yaml::Node) -> Workflow {
+    build::workflow(file, sources.path(file).to_path_buf(), root)
 }
 
 /// Loads a lifecycle already in `sources`.
