@@ -128,8 +128,16 @@ impl Engine {
     pub fn snapshot(&self) -> Snapshot {
         let mut seen: Vec<String> = self.seen.iter().collect();
         seen.sort_unstable();
-        let mut deadlines: Vec<Deadline> = self.deadlines.iter().map(|d| d.0).collect();
+        // A timer set in a state its task has left never fires (see `due_deadlines`): it is
+        // left out, so that a finished festival's snapshot holds none.
+        let mut deadlines: Vec<Deadline> = self
+            .deadlines
+            .iter()
+            .map(|d| d.0)
+            .filter(|&(_, t, entered, _)| self.tasks.get(t).is_some_and(|s| s.entered == entered))
+            .collect();
         deadlines.sort_unstable();
+        deadlines.dedup();
         Snapshot {
             held_payments: self.held_payments.clone(),
             tasks: self.tasks.clone(),

@@ -8,6 +8,7 @@ use serde_json::Value as Json;
 use super::event::Nanos;
 use crate::spec::Agent;
 
+/// In a snapshot, a field at its default (no agent, no verdict, `false`, an empty list) is left out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct TaskState {
     pub(crate) state: usize,
@@ -15,23 +16,35 @@ pub(crate) struct TaskState {
     /// passed through in this attempt (a failed gate, a timeout, a retry, a rejection).
     pub(crate) attempt: u32,
     pub(crate) visited: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) agent: Option<usize>,
     /// An agent that lost this task and should not get it back while another fits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) avoid: Option<usize>,
     pub(crate) entered: Nanos,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) report: Option<Arc<Json>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) verdict: Option<Verdict>,
     /// A verdict was given in the current state.
+    #[serde(default, skip_serializing_if = "is_false")]
     pub(crate) judged: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
     pub(crate) approval_requested: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) approvals: Vec<String>,
     /// The intent the task is in, by index (see `Engine::intents`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) intent: Option<usize>,
     /// The amount paid; the transaction that paid it is the intent's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) paid: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) payment_error: Option<String>,
     /// A command for this task is with the shell and has not come back through the log.
+    #[serde(default, skip_serializing_if = "is_false")]
     pub(crate) busy: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) last_reason: Option<String>,
 }
 
@@ -165,4 +178,9 @@ impl TaskSet {
             self.members = buffer;
         }
     }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde passes the field by reference
+fn is_false(value: &bool) -> bool {
+    !*value
 }

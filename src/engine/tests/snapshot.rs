@@ -67,6 +67,18 @@ fn a_restored_prefix_folds_the_rest_to_the_same_state() {
 }
 
 #[test]
+fn a_snapshot_keeps_only_the_timers_that_can_still_fire() {
+    let festival = shipped("hedera-foundation.yaml");
+    let log = log_of(&festival, &mut World::default());
+    let timers = |cut: usize| {
+        let json = serde_json::to_value(folded(&festival, &log[..cut]).snapshot()).expect("serializes");
+        json["deadlines"].as_array().map_or(usize::MAX, Vec::len)
+    };
+    assert!((1..log.len()).any(|cut| timers(cut) > 0), "some timers on the way");
+    assert_eq!(timers(log.len()), 0, "a finished festival has no timer left to fire");
+}
+
+#[test]
 fn a_damaged_snapshot_is_refused_with_what_does_not_fit() {
     let festival = festival(THREE);
     let log = log_of(&festival, &mut World::default());
