@@ -10,7 +10,9 @@
 //!
 //! Each process keeps one index per file (shared by every [`super::LocalLedger`] value on it):
 //! where each topic's messages are, by sequence number, read from the file up to the committed
-//! length when a reader or writer needs more of it. A transaction that appends twice reads its
+//! length when a reader or writer needs more of it, or taken from what a writer in this process
+//! appended as its transaction commits ([`MessageLog::committed`]), which spares reading back
+//! every byte this process writes. A transaction that appends twice reads its
 //! own first records into it; a reader's view leaves out whatever lies past the length it sees
 //! committed, and a writer's append forgets what lies past the length it writes at. The
 //! checkpointing thread syncs the file before each checkpoint ([`super::checkpoint`]).
@@ -67,6 +69,14 @@ struct Entry {
     offset: u64,
     len: u32,
     consensus: i64,
+}
+
+/// Where [`MessageLog::append`] wrote its records: from `at` to `end`, one entry per record.
+#[must_use = "the records are indexed by `MessageLog::committed` once their transaction commits"]
+pub(super) struct Appended {
+    at: u64,
+    end: u64,
+    entries: Vec<Entry>,
 }
 
 /// A message to append: its topic, sequence number, consensus time and payload.
@@ -161,16 +171,19 @@ impl MessageLog {
 
     /// Appends `records` at the committed length of `view`, and commits the length past them when
     /// `conn`'s transaction commits. Call inside a write transaction, with the view it read.
+    /// Once that transaction has committed, [`Self::committed`] indexes the records from what is
+    /// returned, instead of the next reader reading them back from the file.
     pub(super) fn append(
         &self,
         conn: &Connection,
         view: &mut View<'_>,
         records: &[Record<'_>],
-    ) -> Result<(), LedgerError> {
+    ) -> Result<Appended, LedgerError> {
         let at = view.committed;
         // What this process indexed past the committed length was never committed: written over.
         view.index.truncate(at);
         let mut bytes = Vec::with_capacity(records.iter().map(|(t, _, _, p)| HEADER + t.0.len() + p.len()).sum());
+        let mut entries = Vec::with_capacity(records.len());
         for &(topic, sequence, consensus, payload) in records {
             let (Ok(topic_len), Ok(payload_len)) = (u16::try_from(topic.0.len()), u32::try_from(payload.len())) else {
                 return Err(LedgerError::Other(format!(
@@ -183,6 +196,11 @@ impl MessageLog {
             bytes.extend_from_slice(&sequence.to_le_bytes());
             bytes.extend_from_slice(&consensus.0.to_le_bytes());
             bytes.extend_from_slice(&payload_len.to_le_bytes());
+            entries.push(Entry {
+                offset: at + bytes.len() as u64,
+                len: payload_len,
+                consensus: consensus.0,
+            });
             bytes.extend_from_slice(payload);
         }
         self.file.write_all_at(&bytes, at).map_err(|e| {
@@ -194,7 +212,28 @@ impl MessageLog {
         let end = at.saturating_add(bytes.len() as u64);
         set_meta(conn, META_LOG_LENGTH, i64::try_from(end).unwrap_or(i64::MAX))?;
         view.committed = end;
-        Ok(())
+        Ok(Appended { at, end, entries })
+    }
+
+    /// Indexes what [`Self::append`] wrote, once its transaction has committed, for records of
+    /// `topics` in the order appended. While that transaction held the write lock no other
+    /// writer could write there, so the records are where the append put them; where this
+    /// process has read the index past them already, or not up to them, nothing is done and a
+    /// reader reads them from the file as before.
+    pub(super) fn committed<'t>(&self, appended: Appended, topics: impl IntoIterator<Item = &'t TopicId>) {
+        let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+        if index.scanned != appended.at {
+            return;
+        }
+        for (topic, entry) in topics.into_iter().zip(appended.entries) {
+            match index.topics.get_mut(topic) {
+                Some(entries) => entries.push(entry),
+                None => {
+                    index.topics.insert(topic.clone(), vec![entry]);
+                }
+            }
+        }
+        index.scanned = appended.end;
     }
 
     /// Messages of `topic` with a sequence number above `after`, oldest first, at most `limit`,

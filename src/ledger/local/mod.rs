@@ -415,9 +415,13 @@ fn append_kept_on(
     recent: &recent::Recent,
     messages: &[(&TopicId, &Payload)],
 ) -> Result<Vec<(u64, ConsensusTime)>, LedgerError> {
-    let (written, version) = write_on(conn, "submitting messages", |conn| {
+    let ((written, appended), version) = write_on(conn, "submitting messages", |conn| {
         Ok((topics::append_many(conn, messages)?, data_version(conn)?))
     })?;
+    // Committed: whatever happens now, the messages are in the log.
+    if let Ok(log) = log::MessageLog::of(conn) {
+        log.committed(appended, messages.iter().map(|(topic, _)| *topic));
+    }
     recent.wrote(
         version,
         messages.iter().zip(&written).map(|((t, p), (s, c))| (*t, *s, *c, *p)),

@@ -184,7 +184,8 @@ fn move_to_log(conn: &Connection, log: &MessageLog) -> Result<(), LedgerError> {
         }
         if batch.len() >= 4096 || (row.is_none() && !batch.is_empty()) {
             let records: Vec<_> = batch.iter().map(|(t, s, c, p)| (t, *s, *c, &p[..])).collect();
-            log.append(conn, &mut log.caught_up(conn)?, &records)?;
+            // Indexed by the first reader, once the move has committed.
+            let _ = log.append(conn, &mut log.caught_up(conn)?, &records)?;
             batch.clear();
         }
         if row.is_none() {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::log::MessageLog;
+use super::log::{Appended, MessageLog};
 use super::{Cached, DbContext, META_LAST_CONSENSUS, meta, next_consensus, next_entity, set_meta, wall_clock};
 use crate::ledger::{ConsensusTime, LedgerError, Payload, TopicId, TopicMessage};
 
@@ -38,7 +38,8 @@ pub(super) fn append(conn: &Connection, topic: &TopicId, payload: &[u8]) -> Resu
     let mut view = log.caught_up(conn)?;
     let sequence = view.last_sequence(topic) + 1;
     let consensus = next_consensus(conn)?;
-    log.append(conn, &mut view, &[(topic, sequence, consensus, payload)])?;
+    // Indexed by the next reader: this transaction may append again, or not commit.
+    let _ = log.append(conn, &mut view, &[(topic, sequence, consensus, payload)])?;
     Ok((sequence, consensus))
 }
 
@@ -71,11 +72,12 @@ pub(super) fn last_sequence(conn: &Connection, topic: &TopicId) -> Result<Option
 }
 
 /// Appends messages in the order given, each with the sequence number and consensus time
-/// [`append`] would give it. Call inside a write transaction.
+/// [`append`] would give it. Call inside a write transaction; once it has committed, hand what
+/// was appended to [`MessageLog::committed`].
 pub(super) fn append_many(
     conn: &Connection,
     messages: &[(&TopicId, &Payload)],
-) -> Result<Vec<(u64, ConsensusTime)>, LedgerError> {
+) -> Result<(Vec<(u64, ConsensusTime)>, Appended), LedgerError> {
     let log = MessageLog::of(conn)?;
     let mut view = log.caught_up(conn)?;
     let mut last_sequence: HashMap<&TopicId, u64> = HashMap::new();
@@ -98,8 +100,8 @@ pub(super) fn append_many(
         consensus = wall_clock().max(consensus.saturating_add(1));
         records.push((topic, sequence, ConsensusTime(consensus), &payload[..]));
     }
-    log.append(conn, &mut view, &records)?;
+    let appended = log.append(conn, &mut view, &records)?;
     drop(view);
     set_meta(conn, META_LAST_CONSENSUS, consensus)?;
-    Ok(records.into_iter().map(|(_, s, c, _)| (s, c)).collect())
+    Ok((records.into_iter().map(|(_, s, c, _)| (s, c)).collect(), appended))
 }

@@ -55,6 +55,44 @@ async fn what_a_transaction_that_did_not_commit_appended_is_written_over() -> Te
 }
 
 #[tokio::test]
+async fn what_a_writer_indexed_as_it_committed_reads_as_the_file_does() -> TestResult {
+    let scratch = Scratch::new();
+    let ledger = scratch.open();
+    let (t, u) = (ledger.create_topic("t").await?, ledger.create_topic("u").await?);
+    let other = scratch.open();
+    ledger.submit_many(&[
+        (t.clone(), b"t1".to_vec()),
+        (u.clone(), b"u1".to_vec()),
+        (t.clone(), b"t2".to_vec()),
+    ])?;
+    // A failed transaction in between, whose records the next append writes over.
+    let failed: Result<(), LedgerError> = ledger.write("failing", |conn| {
+        topics::append(conn, &t, b"lost")?;
+        Err(LedgerError::Other("refused".into()))
+    });
+    assert!(failed.is_err());
+    // The other value reads what is committed so far, then the first appends after it.
+    assert_eq!(
+        texts(&other.messages(&t, 0, 10).await?),
+        [(1, "t1".into()), (2, "t2".into())]
+    );
+    ledger.submit_many(&[(u.clone(), b"u2".to_vec()), (t.clone(), b"t3".to_vec())])?;
+    other.submit_many(&[(t.clone(), b"t4".to_vec())])?;
+    let want_t: Vec<(u64, String)> = (1..=4).map(|n| (n, format!("t{n}"))).collect();
+    let want_u: Vec<(u64, String)> = vec![(1, "u1".into()), (2, "u2".into())];
+    for reader in [&ledger, &other] {
+        assert_eq!(texts(&reader.messages(&t, 0, 10).await?), want_t);
+        assert_eq!(texts(&reader.messages(&u, 0, 10).await?), want_u);
+    }
+    drop((ledger, other));
+    // A fresh reader of the file finds the same.
+    let ledger = scratch.open();
+    assert_eq!(texts(&ledger.messages(&t, 0, 10).await?), want_t);
+    assert_eq!(texts(&ledger.messages(&u, 0, 10).await?), want_u);
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_log_cut_short_is_refused_when_the_ledger_opens() -> TestResult {
     let scratch = Scratch::new();
     written(&scratch, &[b"one"]).await?;
