@@ -64,12 +64,13 @@ pub use signing::{
 /// a time (signatures, batch paths and message ids are written for every message sent).
 pub(crate) fn hex_text(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    let mut out = vec![0u8; bytes.len() * 2];
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
     }
-    out
+    // Hex digits are ASCII, so this never falls back.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The largest message [`decode`] reads, in bytes; anything larger is rejected before parsing.
