@@ -9,6 +9,8 @@ use std::borrow::Cow;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YSpan};
 
+mod halves;
+
 use super::interp::{Env, interpolate};
 use crate::diagnostics::{Code, Diagnostic, FileId, Span};
 
@@ -209,11 +211,38 @@ impl Offsets {
 }
 
 /// Parses one YAML document. Returns the root node (if the text could be parsed) and diagnostics.
+/// A large document whose last entry is a long sequence is parsed in two halves at once
+/// ([`halves`]) where that gives the same tree.
 #[must_use]
 pub fn parse(file: FileId, text: &str, env: &dyn Env) -> (Option<Node>, Vec<Diagnostic>) {
+    if let Some(root) = halves::parse(file, text, halves::MIN_BYTES) {
+        return (Some(root), Vec::new());
+    }
+    let parsed = parse_part(file, text, env, Part::default());
+    (parsed.root, parsed.diagnostics)
+}
+
+/// Where the text a parse reads sits in its file: its first byte's offset, and how deep the
+/// document nests around it.
+#[derive(Clone, Copy, Default)]
+struct Part {
+    base: usize,
+    depth: usize,
+}
+
+/// What a parse found, and whether the text defines an anchor.
+struct Parsed {
+    root: Option<Node>,
+    diagnostics: Vec<Diagnostic>,
+    anchored: bool,
+}
+
+/// Parses `text` as the part `part` of a file: spans are offsets in the file.
+fn parse_part(file: FileId, text: &str, env: &dyn Env, part: Part) -> Parsed {
     let mut builder = Builder {
         file,
         text,
+        part,
         offsets: Offsets::new(text),
         env,
         stack: Vec::new(),
@@ -228,24 +257,20 @@ pub fn parse(file: FileId, text: &str, env: &dyn Env) -> (Option<Node>, Vec<Diag
             Ok((event, span)) => {
                 if let Err(d) = builder.event(event, span) {
                     builder.diagnostics.push(d);
-                    return (None, builder.diagnostics);
+                    return builder.parsed(false);
                 }
             }
             Err(e) => {
                 let at = builder.offsets.byte(e.marker().index());
                 let end = next_char_end(text, at);
                 let d = Diagnostic::new(Code::YamlSyntax, format!("invalid YAML: {}", e.info()))
-                    .at(Span::new(file, at..end));
+                    .at(Span::new(file, part.base + at..part.base + end));
                 builder.diagnostics.push(d);
-                return (None, builder.diagnostics);
+                return builder.parsed(false);
             }
         }
     }
-    let root = builder.root.take().unwrap_or(Node {
-        span: Span::new(file, 0..0),
-        value: Value::Null,
-    });
-    (Some(root), builder.diagnostics)
+    builder.parsed(true)
 }
 
 fn next_char_end(text: &str, at: usize) -> usize {
@@ -271,6 +296,7 @@ enum Frame {
 struct Builder<'a> {
     file: FileId,
     text: &'a str,
+    part: Part,
     offsets: Offsets,
     env: &'a dyn Env,
     stack: Vec<Frame>,
@@ -281,10 +307,26 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
+    /// What was built: the root when the text parsed to its end (an empty text is `null`).
+    fn parsed(mut self, whole: bool) -> Parsed {
+        let root = whole.then(|| {
+            self.root.take().unwrap_or(Node {
+                span: Span::new(self.file, self.part.base..self.part.base),
+                value: Value::Null,
+            })
+        });
+        Parsed {
+            root,
+            diagnostics: self.diagnostics,
+            anchored: !self.anchors.is_empty(),
+        }
+    }
+
     fn span(&self, span: YSpan) -> Span {
+        let base = self.part.base;
         Span::new(
             self.file,
-            self.offsets.byte(span.start.index())..self.offsets.byte(span.end.index()),
+            base + self.offsets.byte(span.start.index())..base + self.offsets.byte(span.end.index()),
         )
     }
 
@@ -319,7 +361,7 @@ impl Builder<'_> {
     }
 
     fn open(&mut self, frame: Frame, at: Span) -> Result<(), Diagnostic> {
-        if self.stack.len() >= MAX_DEPTH {
+        if self.part.depth + self.stack.len() >= MAX_DEPTH {
             return Err(Diagnostic::new(
                 Code::TooDeep,
                 format!("the document nests deeper than {MAX_DEPTH} levels"),
@@ -350,7 +392,11 @@ impl Builder<'_> {
 
     /// Block collections end where the next token starts; pull the end back over whitespace.
     fn trim_end(&self, start: usize, end: usize) -> usize {
-        let slice = self.text.get(start..end).unwrap_or("");
+        let base = self.part.base;
+        let slice = self
+            .text
+            .get(start.saturating_sub(base)..end.saturating_sub(base))
+            .unwrap_or("");
         start + slice.trim_end().len()
     }
 
