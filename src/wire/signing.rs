@@ -97,21 +97,21 @@ pub fn verify(envelope: &Envelope, key: &VerifyingKey) -> Result<(), WireError> 
 /// [`verify_payload`] in this process knows these bytes without checking them again.
 #[must_use]
 pub fn seal(envelope: &mut Envelope, key: &SigningKey) -> Vec<u8> {
-    let (bytes, _) = seal_digested(envelope, key);
+    let (bytes, _) = seal_digested(envelope, key, true);
     bytes
 }
 
 /// [`seal`] for messages published together: signed with [`sign_all`], each encoded.
 #[must_use]
 pub fn seal_all(envelopes: &mut [Envelope], key: &SigningKey) -> Vec<Vec<u8>> {
-    bytes_of(seal_all_digested(envelopes, key))
+    bytes_of(seal_all_digested(envelopes, key, true))
 }
 
 /// The bytes of messages a sender publishes in one step: signed together ([`seal_all`]) when
 /// `together`, as a ledger that takes batches wants, else each alone ([`seal`]).
 #[must_use]
 pub fn seal_step(envelopes: &mut [Envelope], key: &SigningKey, together: bool) -> Vec<Vec<u8>> {
-    bytes_of(seal_step_digested(envelopes, key, together))
+    bytes_of(seal_step_digested(envelopes, key, together, true))
 }
 
 /// [`seal_step`] for the messages of a step this process sends and reads back: where it keeps
@@ -119,19 +119,27 @@ pub fn seal_step(envelopes: &mut [Envelope], key: &SigningKey, together: bool) -
 /// its bytes, so that they do not read them again: each envelope comes with the body it was
 /// made of ([`Envelope::new`]), kept as it is where reading it back gives it again. The bytes
 /// come with their digest, which the ledger hands its readers here with them.
+///
+/// A message kept with its payload so is known good there; only the others are remembered as
+/// good by their digest ([`super::seen`]).
 #[must_use]
 pub fn seal_sent(messages: Vec<(Envelope, Body)>, key: &SigningKey, together: bool) -> Vec<Payload> {
     let (mut envelopes, bodies): (Vec<Envelope>, Vec<Body>) = messages.into_iter().unzip();
-    let sealed = seal_step_digested(&mut envelopes, key, together);
+    let shared = decoded::shared();
+    let sealed = seal_step_digested(&mut envelopes, key, together, !shared);
     let payloads: Vec<Payload> = sealed
         .into_iter()
         .map(|(bytes, digest)| Payload::digested(bytes, digest))
         .collect();
-    if decoded::shared() {
+    if shared {
         let public = key.verifying_key();
+        let mut unkept = Vec::new();
         for ((envelope, body), payload) in envelopes.into_iter().zip(bodies).zip(&payloads) {
-            decoded::keep_sent(payload, envelope, body, &public);
+            if !decoded::keep_sent(payload, envelope, body, &public) {
+                unkept.push(seen::mark_digest(&public, payload.digest()));
+            }
         }
+        seen::remember_all(unkept);
     }
     payloads
 }
@@ -143,14 +151,17 @@ fn bytes_of(sealed: Vec<Sealed>) -> Vec<Vec<u8>> {
     sealed.into_iter().map(|(bytes, _)| bytes).collect()
 }
 
-fn seal_digested(envelope: &mut Envelope, key: &SigningKey) -> Sealed {
+/// The seals below remember the messages as good by their digest where `remember` is set.
+fn seal_digested(envelope: &mut Envelope, key: &SigningKey, remember: bool) -> Sealed {
     sign(envelope, key);
     let sealed = digested(encode(envelope));
-    known_good(&key.verifying_key(), std::slice::from_ref(&sealed));
+    if remember {
+        known_good(&key.verifying_key(), std::slice::from_ref(&sealed));
+    }
     sealed
 }
 
-fn seal_all_digested(envelopes: &mut [Envelope], key: &SigningKey) -> Vec<Sealed> {
+fn seal_all_digested(envelopes: &mut [Envelope], key: &SigningKey, remember: bool) -> Vec<Sealed> {
     // Each envelope's canonical bytes serve its leaf and then its encoding.
     let canonicals: Vec<(Vec<u8>, usize)> = envelopes.iter().map(canonical_split).collect();
     let bytes: Vec<&[u8]> = canonicals.iter().map(|(c, _)| c.as_slice()).collect();
@@ -160,15 +171,17 @@ fn seal_all_digested(envelopes: &mut [Envelope], key: &SigningKey) -> Vec<Sealed
         .zip(&canonicals)
         .map(|(envelope, (canonical, at))| digested(encode_with(envelope, canonical, *at)))
         .collect();
-    known_good(&key.verifying_key(), &sealed);
+    if remember {
+        known_good(&key.verifying_key(), &sealed);
+    }
     sealed
 }
 
-fn seal_step_digested(envelopes: &mut [Envelope], key: &SigningKey, together: bool) -> Vec<Sealed> {
+fn seal_step_digested(envelopes: &mut [Envelope], key: &SigningKey, together: bool, remember: bool) -> Vec<Sealed> {
     if together {
-        seal_all_digested(envelopes, key)
+        seal_all_digested(envelopes, key, remember)
     } else {
-        envelopes.iter_mut().map(|e| seal_digested(e, key)).collect()
+        envelopes.iter_mut().map(|e| seal_digested(e, key, remember)).collect()
     }
 }
 

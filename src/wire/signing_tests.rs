@@ -218,3 +218,29 @@ fn a_step_sent_is_sealed_as_a_step_and_named_by_its_digest() {
         }
     }
 }
+
+#[test]
+fn a_step_sent_where_decoded_messages_are_shared_is_known_good_to_its_readers() {
+    super::share_decoded();
+    let body = Body::Heartbeat(Heartbeat {
+        agent_id: "agent-a".into(),
+    });
+    // A sender with a quote is written with an escape, which the readers' memo does not take.
+    let made: Vec<(Envelope, Body)> = ["agent-a", "agent-\"b\""]
+        .into_iter()
+        .zip(1..)
+        .map(|(sender, i)| (Envelope::new(body.kind(), "fest-1", sender, i, &body), body.clone()))
+        .collect();
+    let public = key(2).verifying_key();
+    let sent = seal_sent(made, &key(2), true);
+    // The first is kept with its payload: read from there and good without a lookup.
+    let (envelope, _) = &*decode_payload(&sent[0]).expect("decodes");
+    assert!(super::decoded::kept(&sent[0]));
+    assert!(verify_read(&sent[0], envelope, &public).is_ok());
+    // The second is not: its digest is what says it is good.
+    assert!(!super::decoded::kept(&sent[1]));
+    assert!(seen::known(&seen::mark_digest(&public, sent[1].digest())));
+    let (envelope, _) = decode(&sent[1]).expect("decodes");
+    assert!(verify_read(&sent[1], &envelope, &public).is_ok());
+    assert!(verify_read(&sent[1], &envelope, &key(3).verifying_key()).is_err());
+}
