@@ -52,8 +52,9 @@ pub(super) fn parse(file: FileId, text: &str, min: usize) -> Option<Node> {
 
 /// The start of the line the second half begins with, and the column of the sequence's items.
 fn split_point(text: &str) -> Option<(usize, usize)> {
+    // Bytes, so that a middle inside a character still finds the next line.
     let middle = text.len() / 2;
-    let from = middle + text.get(middle..)?.find('\n')? + 1;
+    let from = middle + text.as_bytes().get(middle..)?.iter().position(|&b| b == b'\n')? + 1;
     let column = lines(text, from)
         .take(LOOK_AHEAD)
         .filter_map(|(_, line)| item_column(line))

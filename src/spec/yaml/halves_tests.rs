@@ -63,6 +63,13 @@ fn a_long_task_list_parses_in_halves_to_the_whole_tree() {
         let tasks = root.get("tasks").map_or(0, |t| t.as_seq().len());
         assert_eq!(tasks, 200);
     }
+    // A text whose middle byte is inside a character.
+    let wide = workflow(200, |i| format!("  - id: t{i}\n    name: {}\n", "é".repeat(60)));
+    let text = (0..400)
+        .map(|n| format!("#{}\n{wide}", "x".repeat(n)))
+        .find(|t| !t.is_char_boundary(t.len() / 2))
+        .expect("a middle inside a character");
+    assert!(halves(&text).is_some());
     // Items at the mapping's own column, and a comment after the last.
     let text = workflow(200, |i| format!("- id: t{i}\n  reward: 1\n")) + "# the end\n";
     assert!(halves(&text).is_some());
