@@ -33,8 +33,8 @@ pub fn load_text(path: &Path, text: String, env: &dyn Env) -> Loaded {
     load_source(sources, file, env)
 }
 
-/// Loads and checks the workflow file `file` of `sources`, as [`spec::workflow_from_source`]
-/// and then [`finish`] would, one after the other. The schema is checked on a thread of its own
+/// Loads and checks the workflow file `file` of `sources`: syntax, the schema, types, then
+/// what [`finish`] checks. The schema is checked on a thread of its own
 /// while the workflow is built and compiled as if it held, which for a large workflow saves most
 /// of the schema's time. Where the schema finds an error, what was built is dropped with what
 /// compiling it found, and the schema's diagnostics are said alone, as when nothing is built.

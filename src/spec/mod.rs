@@ -46,35 +46,8 @@ pub fn read(sources: &mut Sources, path: &Path) -> Result<crate::diagnostics::Fi
     Ok(sources.add(path, text))
 }
 
-/// Loads a workflow file: syntax, interpolation, schema, types. `None` when any error stops typing.
-pub fn load_workflow(
-    sources: &mut Sources,
-    path: &Path,
-    env: &dyn Env,
-) -> Result<(Option<Workflow>, Vec<Diagnostic>), ReadError> {
-    let file = read(sources, path)?;
-    Ok(workflow_from_source(sources, file, env))
-}
-
-/// Loads a workflow already in `sources`.
-#[must_use]
-pub fn workflow_from_source(
-    sources: &Sources,
-    file: crate::diagnostics::FileId,
-    env: &dyn Env,
-) -> (Option<Workflow>, Vec<Diagnostic>) {
-    let (root, mut diagnostics) = parse_workflow(sources, file, env);
-    let Some(root) = root else {
-        return (None, diagnostics);
-    };
-    diagnostics.extend(schema::validate(schema::Kind::Workflow, &root));
-    if diagnostics.iter().any(Diagnostic::is_error) {
-        return (None, diagnostics);
-    }
-    (Some(build_workflow(sources, file, &root)), diagnostics)
-}
-
-/// The first steps of [`workflow_from_source`]: syntax and interpolation, before the schema.
+/// A workflow file's first steps: syntax and interpolation, before the schema
+/// ([`schema::validate`]); [`crate::load`] takes it on from there.
 #[must_use]
 pub fn parse_workflow(
     sources: &Sources,
@@ -84,8 +57,8 @@ pub fn parse_workflow(
     yaml::parse(file, sources.text(file), env)
 }
 
-/// The last step of [`workflow_from_source`]: the workflow a parsed document describes. It is
-/// what the file means only where [`schema::validate`] found no error in `root`.
+/// A workflow file's last step: the workflow a parsed document describes. It is what the file
+/// means only where [`schema::validate`] found no error in `root`.
 #[must_use]
 pub fn build_workflow(sources: &Sources, file: crate::diagnostics::FileId, root: &yaml::Node) -> Workflow {
     build::workflow(file, sources.path(file).to_path_buf(), root)

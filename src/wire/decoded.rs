@@ -89,8 +89,8 @@ pub(crate) fn keep(key: Key, message: &Message) {
 /// the sender's `key`, as its readers here would decode it ([`super::fast::as_read`]) when that
 /// can be told without reading the bytes; `false` when it cannot, and they decode the bytes
 /// when they read them. Every reader in this process gets the payload itself from the ledger,
-/// so the message is not also kept under its digest in the process's memo: that cost a
-/// shared-replica run a twentieth of its CPU time and no reader ever found it there.
+/// so the message is not also kept under its digest in the process's memo: no reader found it
+/// there, and it kept messages alive longer (8 MiB at the peak of a shared-replica run).
 pub(crate) fn keep_sent(payload: &Payload, envelope: Envelope, body: Body, key: &VerifyingKey) -> bool {
     let Some(body) = super::fast::as_read(&envelope, body) else {
         return false;
