@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::event::{PaymentOrder, Rejection};
+use super::index::PackedIds;
 use super::state::{Intent, TaskSet, TaskState};
 use super::{Config, Deadline, Engine, EngineError, IdSet, Nanos};
 use crate::check::Festival;
@@ -31,8 +32,8 @@ pub struct Snapshot {
     tasks: Vec<TaskState>,
     /// Per agent: assignments reserved and the last heartbeat.
     agents: Vec<(usize, Nanos)>,
-    /// Message ids seen, sorted.
-    seen: Vec<String>,
+    /// Message ids seen.
+    seen: PackedIds,
     rejections: Vec<Rejection>,
     intents: Vec<Intent>,
     now: Nanos,
@@ -126,8 +127,7 @@ impl Engine {
     /// The engine's folded state.
     #[must_use]
     pub fn snapshot(&self) -> Snapshot {
-        let mut seen: Vec<String> = self.seen.iter().collect();
-        seen.sort_unstable();
+        let seen = self.seen.packed();
         // A timer set in a state its task has left never fires (see `due_deadlines`): it is
         // left out, so that a finished festival's snapshot holds none.
         let mut deadlines: Vec<Deadline> = self
@@ -172,12 +172,7 @@ impl Engine {
             agent.reserved = reserved;
             agent.last_heartbeat = last_heartbeat;
         }
-        engine.seen = IdSet::with_capacity(snapshot.seen.len());
-        for id in snapshot.seen {
-            if let Some(hash) = engine.seen.fresh(&id) {
-                engine.seen.insert(hash, &id);
-            }
-        }
+        engine.seen = IdSet::from_packed(&snapshot.seen).map_err(SnapshotError::Mismatch)?;
         engine.rejections = snapshot.rejections;
         engine.intent_index = snapshot
             .intents
