@@ -20,11 +20,19 @@ pub use code::Code;
 pub type FileId = usize;
 
 /// A byte range in one source file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Span {
     pub file: FileId,
     pub start: usize,
     pub end: usize,
+}
+
+/// `file:start..end`: a compiled festival holds a span for nearly every name in it, and its
+/// `Debug` text is what a snapshot's fingerprint hashes (`engine::fingerprint`).
+impl std::fmt::Debug for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}..{}", self.file, self.start, self.end)
+    }
 }
 
 impl Span {

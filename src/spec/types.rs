@@ -11,10 +11,17 @@ use super::amount::Amount;
 use crate::diagnostics::{FileId, Span};
 
 /// A value and where it was written.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Spanned<T> {
     pub value: T,
     pub span: Span,
+}
+
+/// `value @ span`, shorter than the derived form (see [`Span`]'s `Debug`).
+impl<T: std::fmt::Debug> std::fmt::Debug for Spanned<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} @ {:?}", self.value, self.span)
+    }
 }
 
 impl<T> Spanned<T> {
