@@ -261,6 +261,13 @@ fn spawn_simulated<L: Ledger + 'static>(
     };
     for members in crews {
         let Some((first, _)) = members.first() else { continue };
+        let names = match members.as_slice() {
+            [(one, _)] => format!("agent {one}"),
+            all => format!(
+                "agents {}",
+                all.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        };
         let run = simulate::crew(
             (crew.ledger_for)(first)?,
             festival.clone(),
@@ -269,9 +276,10 @@ fn spawn_simulated<L: Ledger + 'static>(
             behaviour.clone(),
             cancel.clone(),
         );
+        // Said on the terminal too: the agent's tasks wait for it from now on.
         tokio::spawn(async move {
             if let Err(e) = run.await {
-                tracing::error!("simulated agent stopped: {e}");
+                eprintln!("error: simulated {names} stopped: {e}");
             }
         });
     }
@@ -287,7 +295,7 @@ fn spawn_simulated<L: Ledger + 'static>(
         );
         tokio::spawn(async move {
             if let Err(e) = run.await {
-                tracing::error!(approver = %id, "simulated approver stopped: {e}");
+                eprintln!("error: simulated approver {id} stopped: {e}");
             }
         });
     }

@@ -60,7 +60,9 @@ pub(crate) fn is_transient(error: &Error) -> bool {
 /// An SDK error as a ledger error naming `operation` (which names its entity): a refusal with
 /// the network's status, or a network failure with the SDK's reason.
 pub(crate) fn ledger_error(operation: &str, error: &Error) -> LedgerError {
-    if let Some(code) = precheck(error) {
+    // A node still busy (or not active) when the retries ran out took nothing: that is the
+    // network not answering, which a caller may try again, not a refusal of the transaction.
+    if let Some(code) = precheck(error).filter(|_| !is_transient(error)) {
         return refused(operation, code);
     }
     if let Error::ReceiptStatus { status, .. } = error {
@@ -159,5 +161,27 @@ mod tests {
         }));
         assert_eq!(precheck(last_attempt(&timed_out)), Some(Code::ReceiptNotFound));
         assert_eq!(precheck(&timed_out), None);
+    }
+
+    #[test]
+    fn a_node_still_busy_after_the_retries_is_the_network_not_answering() {
+        for code in [Code::Busy, Code::PlatformNotActive] {
+            let error = ledger_error(
+                "submitting a message",
+                &Error::TransactionPreCheckStatus {
+                    status: code,
+                    transaction_id: Box::new(hiero_sdk::TransactionId::generate(hiero_sdk::AccountId::new(0, 0, 2))),
+                    cost: None,
+                },
+            );
+            assert!(matches!(error, LedgerError::Network { .. }), "{code:?}: {error}");
+        }
+        let refused = ledger_error(
+            "submitting a message",
+            &Error::QueryNoPaymentPreCheckStatus {
+                status: Code::InsufficientPayerBalance,
+            },
+        );
+        assert!(matches!(refused, LedgerError::Refused { .. }), "{refused}");
     }
 }
