@@ -261,13 +261,7 @@ fn spawn_simulated<L: Ledger + 'static>(
     };
     for members in crews {
         let Some((first, _)) = members.first() else { continue };
-        let names = match members.as_slice() {
-            [(one, _)] => format!("agent {one}"),
-            all => format!(
-                "agents {}",
-                all.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>().join(", ")
-            ),
-        };
+        let names = names_of(&members);
         let run = simulate::crew(
             (crew.ledger_for)(first)?,
             festival.clone(),
@@ -276,7 +270,7 @@ fn spawn_simulated<L: Ledger + 'static>(
             behaviour.clone(),
             cancel.clone(),
         );
-        // Said on the terminal too: the agent's tasks wait for it from now on.
+        // Said on the terminal, not only in the log: the agent's tasks wait for it from now on.
         tokio::spawn(async move {
             if let Err(e) = run.await {
                 eprintln!("error: simulated {names} stopped: {e}");
@@ -300,6 +294,17 @@ fn spawn_simulated<L: Ledger + 'static>(
         });
     }
     Ok(())
+}
+
+/// "agent ID", or "agents ID, ID" for a crew of several.
+fn names_of(members: &[(String, SigningKey)]) -> String {
+    match members {
+        [(one, _)] => format!("agent {one}"),
+        all => format!(
+            "agents {}",
+            all.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
 /// Progress bars: tasks done, tasks paid.
