@@ -11,7 +11,7 @@ use super::event::{Command, PaymentOrder};
 use super::machine::Duty;
 use super::{Engine, Nanos};
 use super::{MAX_AGENTS_PER_TRANSFER, MAX_PAYMENTS_PER_TRANSFER};
-use crate::spec::TransitionGates;
+use crate::spec::{GateUse, TransitionGates};
 
 const HEARTBEAT: usize = usize::MAX;
 
@@ -128,6 +128,15 @@ impl Engine {
         }
     }
 
+    /// The gates edge `edge` of task `t`'s lifecycle runs.
+    pub(super) fn gates_of(&self, t: usize, edge: usize) -> &[GateUse] {
+        match &self.machine(t).edges[edge].gates {
+            TransitionGates::None => &[],
+            TransitionGates::Task => &self.festival.tasks[t].gates,
+            TransitionGates::Listed(list) => list,
+        }
+    }
+
     fn dependencies_done(&self, t: usize) -> bool {
         let node = self.festival.node(t);
         self.festival
@@ -140,11 +149,7 @@ impl Engine {
     }
 
     fn run_gates(&mut self, t: usize, edge: usize, out: &mut Vec<Command>) {
-        let gates = match &self.machine(t).edges[edge].gates {
-            TransitionGates::None => Vec::new(),
-            TransitionGates::Task => self.festival.tasks[t].gates.clone(),
-            TransitionGates::Listed(list) => list.clone(),
-        };
+        let gates = self.gates_of(t, edge).to_vec();
         let s = &self.tasks[t];
         let report = s.report.clone().unwrap_or_else(|| Arc::new(json!({})));
         let attempt = s.attempt;

@@ -240,6 +240,15 @@ impl Engine {
         let t = self.task_index(task)?;
         let s = &self.tasks[t];
         if !matches!(self.machine(t).duty[s.state], Duty::Judge(_)) || s.judged {
+            let implied = s
+                .verdict
+                .as_ref()
+                .is_some_and(|v| v.attempt == attempt && v.passed && v.verdicts.as_array().is_some_and(Vec::is_empty));
+            if implied {
+                return Err(format!(
+                    "task `{task}` had no gates to run at attempt {attempt}: it passed them as its result came"
+                ));
+            }
             return Err(self.not_in(t, "waiting for its gates"));
         }
         if attempt != s.attempt {

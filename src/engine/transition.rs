@@ -3,16 +3,49 @@
 
 use std::cmp::Reverse;
 
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 use super::Engine;
 use super::fold::Folded;
+use super::machine::Duty;
+use super::state::Verdict;
 use crate::check::Festival;
 use crate::gates::GateInput;
 
 impl Engine {
-    /// Moves task `t` along the first edge on `event` whose guard holds.
+    /// Moves task `t` along the first edge on `event` whose guard holds. A task that comes to a
+    /// state waiting for its gates with none to run passes them there and then (see
+    /// [`Engine::pass_without_gates`]).
     pub(super) fn fire(&mut self, t: usize, event: &str) -> Folded {
+        self.move_on(t, event)?;
+        self.pass_without_gates(t);
+        Ok(())
+    }
+
+    /// A verdict on no gates at all depends on nothing but the workflow, which the whole log
+    /// shares, so it is not a message: every replica folds the same pass at the same point of
+    /// the log. Only one such pass follows an event (a lifecycle whose next state waits for gates
+    /// again gets a `quality_gate` message), and a pass the lifecycle does not allow (a guard
+    /// that does not hold) leaves the task for the gates' command, as a task with gates.
+    fn pass_without_gates(&mut self, t: usize) {
+        let s = &self.tasks[t];
+        let Duty::Judge(edge) = self.machine(t).duty[s.state] else {
+            return;
+        };
+        if s.judged || !self.gates_of(t, edge).is_empty() {
+            return;
+        }
+        let attempt = s.attempt;
+        if self.move_on(t, "gates_passed").is_ok() {
+            self.tasks[t].verdict = Some(Verdict {
+                attempt,
+                passed: true,
+                verdicts: Json::Array(Vec::new()),
+            });
+        }
+    }
+
+    fn move_on(&mut self, t: usize, event: &str) -> Folded {
         let state = self.tasks[t].state;
         let m = self.machine(t);
         let needs_guard = m.leaving[state]

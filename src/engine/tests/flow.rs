@@ -205,7 +205,7 @@ agents:
   - { id: a1, account: "0.0.1001", capabilities: [rust] }
   - { id: a2, account: "0.0.1002", capabilities: [rust] }
 tasks:
-  - { id: x, name: X, reward: 1.00, requires: [rust] }
+  - { id: x, name: X, reward: 1.00, requires: [rust], gates: [result_completed] }
   - { id: y, name: Y, reward: 1.00, requires: [rust] }
   - { id: z, name: Z, reward: 1.00, requires: [rust], depends_on: [x, y] }
 "#;

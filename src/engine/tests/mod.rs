@@ -11,6 +11,7 @@ use serde_json::json;
 use super::*;
 
 mod flow;
+mod gateless;
 mod payments;
 mod reports;
 mod snapshot;
@@ -45,7 +46,7 @@ agents:
   - { id: a1, account: "0.0.1001", capabilities: [rust] }
   - { id: a2, account: "0.0.1002", capabilities: [rust] }
 tasks:
-  - { id: t, name: T, reward: 10.00, requires: [rust], max_attempts: 3 }
+  - { id: t, name: T, reward: 10.00, requires: [rust], max_attempts: 3, gates: [result_completed] }
 "#;
 
 /// A run driven by hand: each `send` is one message of the log.

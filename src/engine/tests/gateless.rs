@@ -1,0 +1,88 @@
+//! A task whose judging edge runs no gates passes them as its result is folded: no
+//! `quality_gate` message, the same state in every replica of the log.
+
+use pretty_assertions::assert_eq;
+use serde_json::json;
+
+use super::{Run, coordinator, festival};
+use crate::engine::{Command, Fact, Sender};
+
+const GATELESS: &str = r#"
+version: 1
+festival: { id: gateless, name: Gateless }
+payment: { token: "0.0.5005", decimals: 2 }
+agents:
+  - { id: a1, account: "0.0.1001", capabilities: [rust] }
+tasks:
+  - { id: t, name: T, reward: 10.00, requires: [rust] }
+"#;
+
+/// Task `t` assigned to `a1`, started and its result folded.
+fn submitted() -> Run {
+    let mut run = Run::new(festival(GATELESS));
+    let assign = Fact::Assigned {
+        task: "t".into(),
+        agent: "a1".into(),
+        attempt: 1,
+    };
+    coordinator(&mut run, assign).expect("assigned");
+    let start = Fact::Status {
+        task: "t".into(),
+        agent: "a1".into(),
+        status: "start".into(),
+        attempt: None,
+    };
+    run.send(Sender::Agent("a1".into()), start).expect("started");
+    let result = Fact::Result {
+        task: "t".into(),
+        completed: true,
+        report: json!({"status": "completed"}).into(),
+        error: None,
+        attempt: None,
+    };
+    run.send(Sender::Agent("a1".into()), result).expect("result");
+    run
+}
+
+#[test]
+fn a_result_with_no_gates_to_run_completes_the_task_and_asks_for_its_payment() {
+    let mut run = submitted();
+    assert_eq!(run.state("t"), "complete");
+    let gate = run.engine.task_view(0).gate.expect("a verdict");
+    assert_eq!(
+        (gate.attempt, gate.passed, gate.reasons),
+        (1, true, Vec::<String>::new())
+    );
+    let commands = run.engine.decide();
+    assert!(
+        matches!(commands.as_slice(), [Command::Pay { payments, .. }] if payments.len() == 1),
+        "{commands:?}"
+    );
+}
+
+#[test]
+fn a_verdict_on_no_gates_is_refused_as_given_already() {
+    let mut run = submitted();
+    let verdict = Fact::Judged {
+        task: "t".into(),
+        attempt: 1,
+        passed: true,
+        verdicts: json!([]),
+    };
+    assert_eq!(
+        coordinator(&mut run, verdict),
+        Err("task `t` had no gates to run at attempt 1: it passed them as its result came".to_string())
+    );
+    assert_eq!(run.state("t"), "complete");
+}
+
+#[test]
+fn the_log_folded_again_passes_the_same_task_at_the_same_point() {
+    let run = submitted();
+    let mut again = Run::new(run.engine.festival_shared());
+    for e in &run.log {
+        again.engine.apply(e);
+    }
+    assert_eq!(again.engine.task_views(), run.engine.task_views());
+    assert_eq!(again.engine.rejections(), run.engine.rejections());
+}
