@@ -17,9 +17,42 @@ tasks:
   - { id: t, name: T, reward: 10.00, requires: [rust] }
 "#;
 
+/// A one-task festival whose lifecycle judges twice after the result: `review` on the edge
+/// given, then `check`.
+fn judged_twice(review: &str) -> String {
+    format!(
+        r#"
+version: 1
+festival: {{ id: twice, name: Twice }}
+payment: {{ token: "0.0.5005", decimals: 2 }}
+agents:
+  - {{ id: a1, account: "0.0.1001", capabilities: [rust] }}
+lifecycle:
+  states: [pending, assigned, working, review, check, complete, paid]
+  initial: pending
+  terminal: [paid]
+  transitions:
+    - {{ from: pending, to: assigned, on: assign }}
+    - {{ from: assigned, to: working, on: start }}
+    - {{ from: working, to: review, on: submit }}
+    - {review}
+    - {{ from: review, to: working, on: gates_failed }}
+    - {{ from: check, to: complete, on: gates_passed }}
+    - {{ from: check, to: working, on: gates_failed }}
+    - {{ from: complete, to: paid, on: pay, do: [{{ effect: hts.transfer }}] }}
+tasks:
+  - {{ id: t, name: T, reward: 1.00, requires: [rust] }}
+"#
+    )
+}
+
 /// Task `t` assigned to `a1`, started and its result folded.
 fn submitted() -> Run {
-    let mut run = Run::new(festival(GATELESS));
+    submitted_in(GATELESS)
+}
+
+fn submitted_in(yaml: &str) -> Run {
+    let mut run = Run::new(festival(yaml));
     let assign = Fact::Assigned {
         task: "t".into(),
         agent: "a1".into(),
@@ -85,4 +118,38 @@ fn the_log_folded_again_passes_the_same_task_at_the_same_point() {
     }
     assert_eq!(again.engine.task_views(), run.engine.task_views());
     assert_eq!(again.engine.rejections(), run.engine.rejections());
+}
+
+/// The commands decided for task `t`, by kind.
+fn decided_kinds(run: &mut Run) -> Vec<&'static str> {
+    let kind = |c: &Command| match c {
+        Command::RunGates { .. } => "run gates",
+        Command::Pay { .. } => "pay",
+        _ => "other",
+    };
+    run.engine.decide().iter().map(kind).collect()
+}
+
+#[test]
+fn one_pass_follows_an_event_and_the_next_state_waits_for_a_verdict() {
+    let mut run = submitted_in(&judged_twice("{ from: review, to: check, on: gates_passed }"));
+    assert_eq!(run.state("t"), "check");
+    assert_eq!(decided_kinds(&mut run), ["run gates"]);
+    let verdict = Fact::Judged {
+        task: "t".into(),
+        attempt: 1,
+        passed: true,
+        verdicts: json!([]),
+    };
+    coordinator(&mut run, verdict).expect("the verdict on `check`");
+    assert_eq!(run.state("t"), "complete");
+}
+
+#[test]
+fn a_pass_its_guard_refuses_leaves_the_task_to_the_gates_command() {
+    let edge = r#"{ from: review, to: check, on: gates_passed, when: "task.attempt > 1" }"#;
+    let mut run = submitted_in(&judged_twice(edge));
+    assert_eq!(run.state("t"), "review");
+    assert_eq!(run.engine.task_view(0).gate, None);
+    assert_eq!(decided_kinds(&mut run), ["run gates"]);
 }
