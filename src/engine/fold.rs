@@ -240,16 +240,7 @@ impl Engine {
         let t = self.task_index(task)?;
         let s = &self.tasks[t];
         if !matches!(self.machine(t).duty[s.state], Duty::Judge(_)) || s.judged {
-            let implied = s
-                .verdict
-                .as_ref()
-                .is_some_and(|v| v.attempt == attempt && v.passed && v.verdicts.as_array().is_some_and(Vec::is_empty));
-            if implied {
-                return Err(format!(
-                    "task `{task}` had no gates to run at attempt {attempt}: it passed them as its result came"
-                ));
-            }
-            return Err(self.not_in(t, "waiting for its gates"));
+            return self.judged_again(t, attempt, passed, verdicts);
         }
         if attempt != s.attempt {
             return Err(format!(
@@ -265,6 +256,28 @@ impl Engine {
             verdicts: verdicts.clone(),
         });
         Ok(())
+    }
+
+    /// A verdict on a task not waiting for one. A log written before a pass with no gates took
+    /// no message holds that pass as a verdict: one that agrees with the fold (a pass of no
+    /// gates, the same attempt) changes nothing, as a stale approval request; any other is
+    /// refused.
+    fn judged_again(&self, t: usize, attempt: u32, passed: bool, verdicts: &serde_json::Value) -> Folded {
+        let no_gates = |v: &serde_json::Value| v.as_array().is_some_and(Vec::is_empty);
+        let implied = self.tasks[t]
+            .verdict
+            .as_ref()
+            .is_some_and(|v| v.attempt == attempt && v.passed && no_gates(&v.verdicts));
+        if !implied {
+            return Err(self.not_in(t, "waiting for its gates"));
+        }
+        if passed && no_gates(verdicts) {
+            return Ok(());
+        }
+        Err(format!(
+            "task `{}` had no gates to run at attempt {attempt}: it passed them as its result came",
+            self.task_id(t)
+        ))
     }
 
     fn fold_answer(&mut self, sender: &Sender, task: &str, approve: bool, reason: Option<&str>) -> Folded {

@@ -94,19 +94,22 @@ fn a_result_with_no_gates_to_run_completes_the_task_and_asks_for_its_payment() {
 }
 
 #[test]
-fn a_verdict_on_no_gates_is_refused_as_given_already() {
+fn a_verdict_on_no_gates_agreeing_with_the_fold_changes_nothing_and_another_is_refused() {
     let mut run = submitted();
-    let verdict = Fact::Judged {
+    let verdict = |passed| Fact::Judged {
         task: "t".into(),
         attempt: 1,
-        passed: true,
+        passed,
         verdicts: json!([]),
     };
+    // As a log written before such a pass took no message holds it.
+    coordinator(&mut run, verdict(true)).expect("the same pass");
     assert_eq!(
-        coordinator(&mut run, verdict),
+        coordinator(&mut run, verdict(false)),
         Err("task `t` had no gates to run at attempt 1: it passed them as its result came".to_string())
     );
     assert_eq!(run.state("t"), "complete");
+    assert_eq!(run.engine.task_view(0).gate.map(|g| g.passed), Some(true));
 }
 
 #[test]

@@ -162,7 +162,7 @@ fn message(run: &mut Run, name: &str) -> Result<(), String> {
                 task: "t".into(),
                 attempt,
                 passed: name == "pass",
-                verdicts: json!([]),
+                verdicts: json!([{"gate": "result_completed", "pass": name == "pass", "reasons": []}]),
             },
         ),
         "pay" => coordinator(run, decided("t", "pay")),
