@@ -5,7 +5,7 @@ use pretty_assertions::assert_eq;
 use serde_json::json;
 
 use super::{Run, coordinator, festival};
-use crate::engine::{Command, Fact, Sender};
+use crate::engine::{Command, Fact};
 
 const GATELESS: &str = r#"
 version: 1
@@ -28,17 +28,17 @@ payment: {{ token: "0.0.5005", decimals: 2 }}
 agents:
   - {{ id: a1, account: "0.0.1001", capabilities: [rust] }}
 lifecycle:
-  states: [pending, assigned, working, review, check, complete, paid]
+  states: [pending, assigned, in_progress, review, check, complete, paid]
   initial: pending
   terminal: [paid]
   transitions:
     - {{ from: pending, to: assigned, on: assign }}
-    - {{ from: assigned, to: working, on: start }}
-    - {{ from: working, to: review, on: submit }}
+    - {{ from: assigned, to: in_progress, on: start }}
+    - {{ from: in_progress, to: review, on: submit }}
     - {review}
-    - {{ from: review, to: working, on: gates_failed }}
+    - {{ from: review, to: in_progress, on: gates_failed }}
     - {{ from: check, to: complete, on: gates_passed }}
-    - {{ from: check, to: working, on: gates_failed }}
+    - {{ from: check, to: in_progress, on: gates_failed }}
     - {{ from: complete, to: paid, on: pay, do: [{{ effect: hts.transfer }}] }}
 tasks:
   - {{ id: t, name: T, reward: 1.00, requires: [rust] }}
@@ -53,27 +53,8 @@ fn submitted() -> Run {
 
 fn submitted_in(yaml: &str) -> Run {
     let mut run = Run::new(festival(yaml));
-    let assign = Fact::Assigned {
-        task: "t".into(),
-        agent: "a1".into(),
-        attempt: 1,
-    };
-    coordinator(&mut run, assign).expect("assigned");
-    let start = Fact::Status {
-        task: "t".into(),
-        agent: "a1".into(),
-        status: "start".into(),
-        attempt: None,
-    };
-    run.send(Sender::Agent("a1".into()), start).expect("started");
-    let result = Fact::Result {
-        task: "t".into(),
-        completed: true,
-        report: json!({"status": "completed"}).into(),
-        error: None,
-        attempt: None,
-    };
-    run.send(Sender::Agent("a1".into()), result).expect("result");
+    super::reach(&mut run, "in_progress");
+    super::message(&mut run, "submit").expect("result");
     run
 }
 
