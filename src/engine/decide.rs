@@ -108,7 +108,7 @@ impl Engine {
             return;
         }
         match m.duty[s.state] {
-            Duty::Judge(edge) if !s.judged => self.run_gates(t, edge, out),
+            Duty::Judge(edge) => self.run_gates(t, edge, out),
             Duty::Approve(edge) if !s.approval_requested => self.request_approval(t, edge, out),
             Duty::Pay if s.intent.is_none() && s.paid.is_none() && s.payment_error.is_none() => {
                 let amount = self.amount_owed(t);

@@ -239,7 +239,7 @@ impl Engine {
     fn fold_judged(&mut self, task: &str, attempt: u32, passed: bool, verdicts: &serde_json::Value) -> Folded {
         let t = self.task_index(task)?;
         let s = &self.tasks[t];
-        if !matches!(self.machine(t).duty[s.state], Duty::Judge(_)) || s.judged {
+        if !matches!(self.machine(t).duty[s.state], Duty::Judge(_)) {
             return self.judged_again(t, attempt, passed, verdicts);
         }
         if attempt != s.attempt {

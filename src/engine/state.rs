@@ -26,9 +26,6 @@ pub(crate) struct TaskState {
     pub(crate) report: Option<Arc<Json>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) verdict: Option<Verdict>,
-    /// A verdict was given in the current state.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub(crate) judged: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     pub(crate) approval_requested: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -72,7 +69,6 @@ impl TaskState {
             entered: 0,
             report: None,
             verdict: None,
-            judged: false,
             approval_requested: false,
             approvals: Vec::new(),
             intent: None,

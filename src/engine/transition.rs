@@ -32,7 +32,7 @@ impl Engine {
         let Duty::Judge(edge) = self.machine(t).duty[s.state] else {
             return;
         };
-        if s.judged || !self.gates_of(t, edge).is_empty() {
+        if !self.gates_of(t, edge).is_empty() {
             return;
         }
         let attempt = s.attempt;
@@ -94,7 +94,6 @@ impl Engine {
         s.visited.push(to);
         s.state = to;
         s.entered = now;
-        s.judged = false;
         s.approval_requested = false;
         s.approvals.clear();
         s.busy = false;
