@@ -5,33 +5,20 @@ use std::collections::{HashMap, HashSet};
 use petgraph::graph::DiGraph;
 use petgraph::visit::{Bfs, Walker};
 
-use crate::diagnostics::{Code, Diagnostic, Span};
+use crate::diagnostics::{Code, Diagnostic, Span, near};
 use crate::spec::{Lifecycle, Spanned, Task, TaskKind, Workflow};
 
-/// The closest of `candidates` to `name`, when it is close enough to be a likely typo.
+/// The closest of `candidates` to `name` ([`near::distance`]), when it is close enough to be a
+/// likely typo: at most a third of the longer name's characters apart. Ties go to the first in
+/// byte order, so the hint does not depend on the order the candidates come in.
 pub(super) fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let length = name.chars().count();
     candidates
         .into_iter()
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, c)| *d <= name.len().max(c.len()).div_ceil(3))
-        .min_by_key(|(d, _)| *d)
+        .map(|c| (near::distance(name, c), c))
+        .filter(|(d, c)| *d <= length.max(c.chars().count()).div_ceil(3))
+        .min()
         .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            let next = (prev + cost).min(row[j] + 1).min(row[j + 1] + 1);
-            prev = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    row[b.len()]
 }
 
 /// Reports ids used twice; returns the first definition of each.
@@ -226,5 +213,26 @@ pub(super) fn check_payable(
             .at(task.reward.as_ref().map_or(task.id.span, |r| r.span))
             .with_hint("set `reward:` on the task or in `defaults:`"),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::closest;
+
+    #[test]
+    fn the_hint_is_the_nearest_name_and_ties_go_by_name_whatever_the_order_given() {
+        let names = ["hcs-testing", "hcs-designs", "hcs-design", "hts-design"];
+        let mut reversed = names;
+        reversed.reverse();
+        for given in [names, reversed] {
+            assert_eq!(closest("hcs-desing", given), Some("hcs-design"));
+            assert_eq!(closest("hcs-desig", given), Some("hcs-design"));
+            assert_eq!(closest("hcs-designz", given), Some("hcs-design"));
+            assert_eq!(closest("deploy", given), None);
+        }
+        let tied = ["b-task", "a-task"];
+        assert_eq!(closest("c-task", tied), Some("a-task"));
+        assert_eq!(closest("c-task", tied.iter().rev().copied()), Some("a-task"));
     }
 }

@@ -14,6 +14,7 @@ use codespan_reporting::term;
 use serde::Serialize;
 
 mod code;
+pub mod near;
 pub use code::Code;
 
 /// Which file of a [`Sources`] a span refers to.

@@ -5,7 +5,7 @@
 //! reference, never silently dropped; no reference text can make it panic.
 
 use super::layout::{Layout, Phase, Sequence, TaskPath, strip_number, task_id};
-use crate::diagnostics::{Code, Diagnostic};
+use crate::diagnostics::{Code, Diagnostic, near};
 use crate::spec::Spanned;
 
 /// Where a task sits, for the implicit order: phase index, sequence index, step number.
@@ -126,13 +126,14 @@ fn unresolved(ids: &[String], reference: &Spanned<String>, soft: bool) -> Diagno
     }
 }
 
-/// Up to three task ids whose file name is close to the reference's last part.
+/// Up to three task ids whose file name is close to the reference's last part, nearest first
+/// ([`near::distance`]), ties in the order of the ids.
 fn closest<'a>(ids: &'a [String], reference: &str) -> Vec<&'a String> {
     let want = last(reference.trim());
     let limit = (want.chars().count() / 3).max(2);
     let mut scored: Vec<(usize, &String)> = ids
         .iter()
-        .map(|id| (distance(want, last(id)), id))
+        .map(|id| (near::distance(want, last(id)), id))
         .filter(|(d, _)| *d <= limit)
         .collect();
     scored.sort();
@@ -143,22 +144,6 @@ fn closest<'a>(ids: &'a [String], reference: &str) -> Vec<&'a String> {
 fn last(path: &str) -> &str {
     let name = path.rsplit('/').next().unwrap_or(path);
     strip_number(name.strip_suffix(".md").unwrap_or(name))
-}
-
-/// Levenshtein distance in characters.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
