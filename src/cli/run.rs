@@ -146,6 +146,16 @@ pub(super) struct Crew<L> {
     pub ledger_for: LedgerFor<L>,
 }
 
+impl<L> Crew<L> {
+    /// The key of signer `id`, a `what` (agent, approver) of the festival.
+    fn key(&self, id: &str, what: &str) -> Result<SigningKey, RunError> {
+        self.keys
+            .get(id)
+            .cloned()
+            .ok_or_else(|| RunError::Setup(format!("no key for {what} `{id}`")))
+    }
+}
+
 /// The ledger a signer writes through.
 pub(super) type LedgerFor<L> = Box<dyn Fn(&str) -> Result<Arc<L>, RunError> + Send + Sync>;
 
@@ -243,16 +253,11 @@ fn spawn_simulated<L: Ledger + 'static>(
         heartbeat: Duration::from_secs((args.heartbeat_grace / 3).max(1)),
         downtime: Duration::from_secs(args.heartbeat_grace + 1),
     };
-    let key_of = |id: &str, what: &str| {
-        crew.keys
-            .get(id)
-            .cloned()
-            .ok_or_else(|| RunError::Setup(format!("no key for {what} `{id}`")))
-    };
     let mut members = Vec::new();
     for agent in &festival.agents {
         let id = agent.id.value.clone();
-        members.push((id.clone(), key_of(&id, "agent")?));
+        let key = crew.key(&id, "agent")?;
+        members.push((id, key));
     }
     let crews = if args.shared_replica {
         vec![members]
@@ -277,14 +282,28 @@ fn spawn_simulated<L: Ledger + 'static>(
             }
         });
     }
-    for approver in festival.approvers.iter().filter(|_| !args.manual_approvals) {
+    if !args.manual_approvals {
+        spawn_approvers(festival, wiring, crew, cancel)?;
+    }
+    Ok(())
+}
+
+/// Starts a simulated approver for each approver the festival names.
+fn spawn_approvers<L: Ledger + 'static>(
+    festival: &Arc<Festival>,
+    wiring: &Wiring,
+    crew: &Crew<L>,
+    cancel: &CancellationToken,
+) -> Result<(), RunError> {
+    for approver in &festival.approvers {
         let id = approver.id.value.clone();
+        let key = crew.key(&id, "approver")?;
         let run = simulate::approver(
             (crew.ledger_for)(&id)?,
             festival.clone(),
             wiring.clone(),
             id.clone(),
-            key_of(&id, "approver")?,
+            key,
             cancel.clone(),
         );
         tokio::spawn(async move {

@@ -24,6 +24,9 @@
 //!   agent's result for the current attempt.
 
 use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde_json::Value as Json;
 
 use super::event::{Event, Fact, Rejection, Sender};
 use super::machine::{APPROVAL_EVENTS, Duty, is_coordinator_event};
@@ -118,18 +121,7 @@ impl Engine {
                 attempt,
             } => {
                 let t = self.agents_task(&event.sender, task, None, *attempt)?;
-                let (event_name, reason) = if *completed {
-                    ("submit", None)
-                } else {
-                    (
-                        "fail",
-                        Some(error.clone().unwrap_or_else(|| "the agent reported a failure".into())),
-                    )
-                };
-                self.fire(t, event_name)?;
-                self.tasks[t].report = Some(report.clone());
-                self.tasks[t].last_reason = reason;
-                Ok(())
+                self.fold_result(t, *completed, report, error.as_deref())
             }
             Fact::Judged {
                 task,
@@ -142,14 +134,7 @@ impl Engine {
             }
             Fact::ApprovalRequested { task } => {
                 coordinator(&event.sender, "approval_request")?;
-                let t = self.task_index(task)?;
-                // A request overtaken by its answer (approvers may answer before the request is
-                // in the log) is stale and changes nothing.
-                if matches!(self.machine(t).duty[self.tasks[t].state], Duty::Approve(_)) {
-                    self.tasks[t].approval_requested = true;
-                }
-                self.tasks[t].busy = false;
-                Ok(())
+                self.fold_request(task)
             }
             Fact::Answered { task, approve, reason } => {
                 self.fold_answer(&event.sender, task, *approve, reason.as_deref())
@@ -173,18 +158,50 @@ impl Engine {
                 reason,
             } => {
                 coordinator(&event.sender, "task_event")?;
-                let t = self.task_index(task)?;
-                if !is_coordinator_event(name) && name != "fail" && !self.is_timeout_event(t, name) {
-                    return Err(format!("`{name}` is not an event the coordinator fires"));
-                }
-                if name == "pay" && self.amount_owed(t) > 0 {
-                    return Err(format!("task `{task}` is owed a payment: `pay` needs a settlement"));
-                }
-                self.fire(t, name)?;
-                self.tasks[t].last_reason = Some(reason.clone());
-                Ok(())
+                self.fold_decided(task, name, reason)
             }
         }
+    }
+
+    /// An agent's result: its report kept, the task submitted for judging or failed.
+    fn fold_result(&mut self, t: usize, completed: bool, report: &Arc<Json>, error: Option<&str>) -> Folded {
+        let (event_name, reason) = if completed {
+            ("submit", None)
+        } else {
+            (
+                "fail",
+                Some(error.unwrap_or("the agent reported a failure").to_string()),
+            )
+        };
+        self.fire(t, event_name)?;
+        self.tasks[t].report = Some(report.clone());
+        self.tasks[t].last_reason = reason;
+        Ok(())
+    }
+
+    fn fold_request(&mut self, task: &str) -> Folded {
+        let t = self.task_index(task)?;
+        // A request overtaken by its answer (approvers may answer before the request is in the
+        // log) is stale and changes nothing.
+        if matches!(self.machine(t).duty[self.tasks[t].state], Duty::Approve(_)) {
+            self.tasks[t].approval_requested = true;
+        }
+        self.tasks[t].busy = false;
+        Ok(())
+    }
+
+    /// An event the coordinator fired on a task (a timeout, giving up, `pay` with nothing owed).
+    fn fold_decided(&mut self, task: &str, name: &str, reason: &str) -> Folded {
+        let t = self.task_index(task)?;
+        if !is_coordinator_event(name) && name != "fail" && !self.is_timeout_event(t, name) {
+            return Err(format!("`{name}` is not an event the coordinator fires"));
+        }
+        if name == "pay" && self.amount_owed(t) > 0 {
+            return Err(format!("task `{task}` is owed a payment: `pay` needs a settlement"));
+        }
+        self.fire(t, name)?;
+        self.tasks[t].last_reason = Some(reason.to_string());
+        Ok(())
     }
 
     fn fold_assigned(&mut self, task: &str, agent: &str, attempt: u32) -> Folded {

@@ -131,16 +131,7 @@ impl Engine {
     /// An engine for a compiled festival, every task in its initial state.
     pub fn new(festival: Arc<Festival>, config: &Config) -> Result<Self, EngineError> {
         let gates = GateEngine::default();
-        let machines = festival
-            .lifecycles
-            .iter()
-            .map(|l| {
-                Machine::new(l, &gates).map_err(|reason| EngineError {
-                    lifecycle: l.name.clone(),
-                    reason,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let machines = machines_of(&festival, &gates)?;
         let tasks: Vec<TaskState> = (0..festival.tasks.len())
             .map(|i| {
                 let m = &machines[festival.task_lifecycle[i]];
@@ -161,20 +152,13 @@ impl Engine {
             .max(1);
         let grace = i64::try_from(config.heartbeat_grace_secs).unwrap_or(i64::MAX / 2) * 1_000_000_000;
         let dirty = TaskSet::all(festival.tasks.len());
-        let agent_acts = machines
-            .iter()
-            .map(|m| {
-                (0..m.states.len())
-                    .map(|s| m.has_event(s, "start") || m.has_event(s, "submit") || m.watched[s])
-                    .collect()
-            })
-            .collect();
+        let agent_acts = agent_acts(&machines);
         let (in_state, open) = count_states(&machines, &festival.task_lifecycle, &tasks);
         let held = vec![BTreeSet::new(); festival.agents.len()];
         let task_index = TaskIndex::new(&festival);
         let rewards = transition::rewards(&festival);
-        // A task's run logs five messages or more (assigned, started, result, verdict, settled):
-        // room for them spares growing the set step by step.
+        // A task's run logs four messages or more (assigned, started, result, settled, and a
+        // verdict where it has gates): room for five spares growing the set step by step.
         let seen = IdSet::with_capacity(festival.tasks.len().saturating_mul(5));
         Ok(Self {
             festival,
@@ -283,6 +267,33 @@ impl Engine {
     fn task_id(&self, task: usize) -> &str {
         &self.festival.tasks[task].id.value
     }
+}
+
+/// The state machine of each of the festival's lifecycles, in order.
+fn machines_of(festival: &Festival, gates: &GateEngine) -> Result<Vec<Machine>, EngineError> {
+    festival
+        .lifecycles
+        .iter()
+        .map(|l| {
+            Machine::new(l, gates).map_err(|reason| EngineError {
+                lifecycle: l.name.clone(),
+                reason,
+            })
+        })
+        .collect()
+}
+
+/// Per lifecycle and state, whether the task's agent acts there (starts, submits, or is watched
+/// for heartbeats).
+fn agent_acts(machines: &[Machine]) -> Vec<Vec<bool>> {
+    machines
+        .iter()
+        .map(|m| {
+            (0..m.states.len())
+                .map(|s| m.has_event(s, "start") || m.has_event(s, "submit") || m.watched[s])
+                .collect()
+        })
+        .collect()
 }
 
 /// Tasks per lifecycle and state, and tasks not in a terminal state.
