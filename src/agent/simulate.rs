@@ -193,24 +193,7 @@ pub async fn crew<L: Ledger + 'static>(
     let stop = cancel.child_token();
     let mut running = tokio::task::JoinSet::new();
     for (agent, key) in agents {
-        let sim = Sim {
-            agent,
-            key,
-            behaviour: behaviour.clone(),
-            sent: 0,
-            handled: HashSet::new(),
-            started: HashSet::new(),
-            working: Vec::new(),
-            silent_until: None,
-            next_heartbeat: Instant::now(),
-            crashes: 0,
-            outbox: Vec::new(),
-            unsent: Vec::new(),
-            reports: (
-                Arc::new(passing_report(REPORTED_MS)),
-                Arc::new(failing_report(REPORTED_MS)),
-            ),
-        };
+        let sim = Sim::new(agent, key, behaviour.clone());
         running.spawn(sim.run(shared.clone(), views.subscribe(), stop.clone()));
     }
     let mut failed = None;
@@ -276,6 +259,28 @@ fn views_of(engine: &Engine, names: &[String]) -> Views {
 }
 
 impl Sim {
+    /// Agent `agent`, signing with `key`, that has not sent anything yet.
+    fn new(agent: String, key: SigningKey, behaviour: Behaviour) -> Self {
+        Sim {
+            agent,
+            key,
+            behaviour,
+            sent: 0,
+            handled: HashSet::new(),
+            started: HashSet::new(),
+            working: Vec::new(),
+            silent_until: None,
+            next_heartbeat: Instant::now(),
+            crashes: 0,
+            outbox: Vec::new(),
+            unsent: Vec::new(),
+            reports: (
+                Arc::new(passing_report(REPORTED_MS)),
+                Arc::new(failing_report(REPORTED_MS)),
+            ),
+        }
+    }
+
     /// Steps on every change of the replica, when work in hand is due, and at least every
     /// [`POLL`], until `cancel` fires.
     async fn run<L: Ledger>(
