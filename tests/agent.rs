@@ -130,7 +130,7 @@ fn the_daemon_runs_commands_and_the_gates_judge_their_test_counts() {
     .arg("--workdir")
     .arg(&project)
     .stdout(Stdio::null())
-    .stderr(Stdio::null())
+    .stderr(std::fs::File::create(dir.join("agent.log")).expect("agent log"))
     .spawn()
     .expect("baton agent starts");
     let _agent = Running(agent);
@@ -143,9 +143,10 @@ fn the_daemon_runs_commands_and_the_gates_judge_their_test_counts() {
     let output = run.wait_with_output().expect("run output");
     assert!(
         status.is_some_and(|s| s.success()),
-        "baton run: {status:?}\n{}\n{}",
+        "baton run: {status:?}\n{}\n{}\nbaton agent:\n{}",
         String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        String::from_utf8_lossy(&output.stderr),
+        std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default()
     );
 
     let status = baton(&["status", &file, "--state", &state, "--format", "json"])

@@ -243,13 +243,13 @@ pub enum LedgerError {
     Duplicate(TxId),
     #[error("transaction `{tx}` failed: {status}")]
     Failed { tx: TxId, status: Status },
-    #[error("the ledger's state at `{path}` could not be opened")]
+    #[error("the ledger's state at `{path}` could not be opened: {source}")]
     Open {
         path: std::path::PathBuf,
         #[source]
         source: rusqlite::Error,
     },
-    #[error("the ledger's database failed during {operation}")]
+    #[error("the ledger's database failed during {operation}: {source}")]
     Database {
         operation: &'static str,
         #[source]

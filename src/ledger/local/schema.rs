@@ -85,9 +85,35 @@ CREATE TABLE IF NOT EXISTS schedules (
 CREATE INDEX IF NOT EXISTS schedules_pending ON schedules (executed, at);
 ";
 
-/// Opens (creating if needed) the database at `path`, sets it up for several writers in several
-/// processes, and creates the tables that are missing.
+/// Opens (creating if needed) the database at `path` and sets it up for several writers in
+/// several processes.
+///
+/// Turning write-ahead logging on takes the database alone and does not wait for a busy one:
+/// where another connection (perhaps another process starting at the same moment) holds it, the
+/// opening is tried again, for up to [`BUSY_TIMEOUT`] in all.
 pub(super) fn open_connection(path: &Path) -> Result<Connection, LedgerError> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match try_open(path) {
+            Err(LedgerError::Open { source, .. }) if is_busy(&source) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            opened => return opened,
+        }
+    }
+}
+
+/// Whether SQLite said another connection holds the database.
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+fn try_open(path: &Path) -> Result<Connection, LedgerError> {
     let open_error = |source| LedgerError::Open {
         path: path.to_owned(),
         source,

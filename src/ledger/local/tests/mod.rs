@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::*;
 
 mod log;
+mod opening;
 mod upgrade;
 mod waiting;
 
