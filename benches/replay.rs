@@ -258,6 +258,7 @@ fn body(fact: &Fact, festival: &Festival, wiring: &Wiring, holders: &Holders) ->
             error: None,
             duration_ms: Some(100),
             attempt,
+            started: false,
         }),
         Fact::Judged {
             task, attempt, passed, ..

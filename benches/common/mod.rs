@@ -258,26 +258,31 @@ impl Drive {
         }
     }
 
-    /// Each agent starts or submits every piece of work the engine gives it.
+    /// Each agent starts or submits every piece of work the engine gives it; work whose start
+    /// leads straight to it is done at once, its result beginning it too, as instant simulated
+    /// agents do.
     fn agents_work(&mut self) -> bool {
         let mut worked = false;
         for a in 0..self.agents.len() {
             let agent = self.agents[a].clone();
             for work in self.engine.work_for(&agent) {
-                let fact = match work.action {
-                    Action::Start => Fact::Status {
+                let start = work.action == Action::Start;
+                let fact = if start && !work.works_on_start {
+                    Fact::Status {
                         task: work.task,
                         agent: agent.clone(),
                         status: "start".into(),
                         attempt: Some(work.attempt),
-                    },
-                    Action::Submit => Fact::Result {
+                    }
+                } else {
+                    Fact::Result {
                         task: work.task,
                         completed: true,
                         report: self.report.clone(),
                         error: None,
                         attempt: Some(work.attempt),
-                    },
+                        started: start,
+                    }
                 };
                 self.send(Sender::Agent(agent.clone()), fact);
                 worked = true;

@@ -279,6 +279,7 @@ impl Execution {
             error: None,
             duration_ms: Some(outcome.duration_ms),
             attempt: Some(self.assignment.attempt),
+            started: false,
         })
     }
 
@@ -315,6 +316,7 @@ impl Execution {
             error: Some(error),
             duration_ms: None,
             attempt: Some(self.assignment.attempt),
+            started: false,
         }
     }
 }

@@ -75,6 +75,8 @@ pub enum Fact {
         error: Option<String>,
         /// The attempt the agent says it worked on (older agents do not say).
         attempt: Option<u32>,
+        /// The result begins the work too ([`crate::wire::TaskResult::started`]).
+        started: bool,
     },
     Heartbeat {
         agent: String,

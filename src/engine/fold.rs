@@ -119,9 +119,10 @@ impl Engine {
                 report,
                 error,
                 attempt,
+                started,
             } => {
                 let t = self.agents_task(&event.sender, task, None, *attempt)?;
-                self.fold_result(t, *completed, report, error.as_deref())
+                self.fold_result(t, *started, *completed, report, error.as_deref())
             }
             Fact::Judged {
                 task,
@@ -163,8 +164,31 @@ impl Engine {
         }
     }
 
-    /// An agent's result: its report kept, the task submitted for judging or failed.
-    fn fold_result(&mut self, t: usize, completed: bool, report: &Arc<Json>, error: Option<&str>) -> Folded {
+    /// An agent's result: its report kept, the task submitted for judging or failed. A result
+    /// that says it begins the work fires the start first, where the start leads straight to the
+    /// work with nothing on the way that could refuse it or the result
+    /// ([`super::machine::Machine::works_on_start`]): an agent that finishes at once sends one
+    /// message, not two.
+    fn fold_result(
+        &mut self,
+        t: usize,
+        started: bool,
+        completed: bool,
+        report: &Arc<Json>,
+        error: Option<&str>,
+    ) -> Folded {
+        if started {
+            if !completed {
+                return Err(format!(
+                    "a failed result on task `{}` cannot begin its work",
+                    self.task_id(t)
+                ));
+            }
+            if !self.machine(t).works_on_start[self.tasks[t].state] {
+                return Err(self.not_in(t, "where a result may begin its work"));
+            }
+            self.fire(t, "start")?;
+        }
         let (event_name, reason) = if completed {
             ("submit", None)
         } else {

@@ -69,7 +69,8 @@ pub(crate) struct Machine {
     /// What a task's agent does next in each state, if anything: agents ask after every round.
     pub(crate) action: Vec<Option<Action>>,
     /// States whose `start` takes a task straight into one where its agent submits: no guard,
-    /// approval or gate on the way. Only a state whose action is `Start` has a `start` edge.
+    /// approval or gate on the way, and no guard on the `submit`. Only a state whose action is
+    /// `Start` has a `start` edge. A completed result in such a state is its start too.
     pub(crate) works_on_start: Vec<bool>,
 }
 
@@ -169,7 +170,8 @@ impl Machine {
     }
 
     /// Whether the first edge from `state` on `start` (the one taken when no guard says
-    /// otherwise) has no guard, approval or gate and leads to a state where the agent submits.
+    /// otherwise) has no guard, approval or gate and leads to a state where the agent submits,
+    /// with no guard on its `submit`: a result there can always be taken.
     fn starts_into_work(&self, state: usize) -> bool {
         let first = self.leaving[state]
             .iter()
@@ -180,6 +182,9 @@ impl Machine {
                 && e.approval.is_none()
                 && e.gates == TransitionGates::None
                 && self.action[e.to] == Some(Action::Submit)
+                && !self.leaving[e.to]
+                    .iter()
+                    .any(|&i| self.edges[i].on == "submit" && self.edges[i].guard.is_some())
         })
     }
 

@@ -187,7 +187,9 @@ pub struct Work {
     pub entered: super::Nanos,
     pub action: Action,
     /// For [`Action::Start`]: saying it started takes the task straight (no guard, approval or
-    /// gate on the way) into a state where the agent submits, so it may begin the work at once.
+    /// gate on the way) into a state where the agent submits, so it may begin the work at once;
+    /// its completed result is its start too, so work finished before its start went out needs
+    /// no start.
     pub works_on_start: bool,
 }
 

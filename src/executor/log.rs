@@ -470,6 +470,7 @@ fn to_fact(body: &Body) -> Fact {
             report: r.output.clone().unwrap_or_else(|| Arc::new(json!({}))),
             error: r.error.clone(),
             attempt: r.attempt,
+            started: r.started,
         },
         Body::Heartbeat(h) => Fact::Heartbeat {
             agent: h.agent_id.clone(),

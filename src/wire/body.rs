@@ -135,6 +135,10 @@ pub struct TaskResult {
     /// The agent's report; an object when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Arc<Value>>,
+    /// The result begins the work too: the agent finished before it sent its start, which it
+    /// then leaves out. Taken only where the start leads straight to the work.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub started: bool,
     pub status: ResultStatus,
     pub task_id: String,
 }

@@ -268,6 +268,7 @@ pub(super) fn unlike_their_bytes() -> Vec<Body> {
             error: None,
             duration_ms: None,
             attempt: Some(1),
+            started: false,
         })
     };
     let settled = |account: &str| {

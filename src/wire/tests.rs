@@ -88,6 +88,7 @@ pub(super) fn samples() -> Vec<Body> {
             error: None,
             duration_ms: Some(1234),
             attempt: Some(1),
+            started: true,
         }),
         Body::Heartbeat(Heartbeat {
             agent_id: "agent-a".into(),

@@ -61,6 +61,7 @@ fn out_of_order_messages_name_the_state() {
                 report: serde_json::json!({}).into(),
                 error: None,
                 attempt: None,
+                started: false,
             }
         } else {
             Fact::Status {

@@ -118,6 +118,7 @@ fn agents_work(run: &mut Run) -> bool {
                 report: json!({"status": "completed"}).into(),
                 error: None,
                 attempt: None,
+                started: false,
             }
         } else {
             continue;
@@ -431,6 +432,7 @@ fn approvals_follow_the_release_lifecycle() {
             report: json!({}).into(),
             error: None,
             attempt: None,
+            started: false,
         };
         run.send(Sender::Agent(agent.clone()), result).expect("submit");
     }
@@ -469,6 +471,7 @@ fn approvals_follow_the_release_lifecycle() {
         report: json!({}).into(),
         error: None,
         attempt: None,
+        started: false,
     };
     run.send(Sender::Agent(agent.clone()), result).expect("submit again");
     run.send(Sender::Approver("release-manager".into()), answer(true))

@@ -154,6 +154,7 @@ fn message(run: &mut Run, name: &str) -> Result<(), String> {
                 report: json!({"status": "completed"}).into(),
                 error: None,
                 attempt: None,
+                started: false,
             },
         ),
         "pass" | "reject_gates" => coordinator(
@@ -365,6 +366,7 @@ fn a_report_naming_another_attempt_is_refused() {
         report: json!({}).into(),
         error: None,
         attempt,
+        started: false,
     };
     assert!(run.send(Sender::Agent("a1".into()), result(Some(3))).is_err());
     run.send(Sender::Agent("a1".into()), result(None))
