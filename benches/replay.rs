@@ -2,9 +2,9 @@
 //! `cargo bench --bench replay` (`BATON_BENCH_MESSAGES=N` for about N messages).
 //!
 //! The log is one festival big enough to give the messages: the generated layered workflow of
-//! `benches/validate.rs` grown to 2,440 layers of 100 tasks (244,000 tasks, 10 agents), about 4.1
-//! messages a task (assigned, `start`, result, settled, and a payment intent for up to ten tasks;
-//! no verdict, as the tasks have no gates to run): about 1,000,000 messages. It is driven to payment by the engine alone with instant
+//! `benches/validate.rs` grown to 3,226 layers of 100 tasks (322,600 tasks, 10 agents), about 3.1
+//! messages a task (assigned, a result that begins its work, settled, and a payment intent for up
+//! to ten tasks; no verdict, as the tasks have no gates to run): about 1,000,000 messages. It is driven to payment by the engine alone with instant
 //! agents, and each event becomes the signed envelope its sender would publish (with the keys
 //! `baton run` creates), agents' results carrying the simulated agents' passing report. Each
 //! sender's messages of a round are signed together (`wire::seal_all`), as `baton run` signs a
@@ -48,8 +48,8 @@ use serde_json::Value as Json;
 
 use common::{Drive, WIDTH, env_usize};
 
-/// Messages per layer of 100 tasks: four a task and ten payment intents.
-const MESSAGES_PER_LAYER: usize = 410;
+/// Messages per layer of 100 tasks: three a task and ten payment intents.
+const MESSAGES_PER_LAYER: usize = 310;
 /// Events signed and written at a time while building the log.
 const CHUNK: usize = 50_000;
 /// The split of the fold is timed on the first 1/PREFIX of the log.
@@ -250,7 +250,11 @@ fn body(fact: &Fact, festival: &Festival, wiring: &Wiring, holders: &Holders) ->
             attempt,
         }),
         Fact::Result {
-            task, report, attempt, ..
+            task,
+            report,
+            attempt,
+            started,
+            ..
         } => Body::TaskResult(wire::TaskResult {
             task_id: task,
             status: wire::ResultStatus::Completed,
@@ -258,7 +262,7 @@ fn body(fact: &Fact, festival: &Festival, wiring: &Wiring, holders: &Holders) ->
             error: None,
             duration_ms: Some(100),
             attempt,
-            started: false,
+            started,
         }),
         Fact::Judged {
             task, attempt, passed, ..
