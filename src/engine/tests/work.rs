@@ -68,18 +68,21 @@ fn the_standard_start_leads_straight_to_the_work() {
     assert_eq!(shown(&run, &agent), [(Action::Submit, false)]);
 }
 
+/// `start` edges, and whether each leads straight to the work: only the first does, as a state
+/// on the way, a guard or a gate stand between.
+const STARTS: [(&str, bool); 4] = [
+    ("{ from: assigned, to: working, on: start }", true),
+    ("{ from: assigned, to: waiting, on: start }", false),
+    (
+        "{ from: assigned, to: working, on: start, when: \"task.attempt > 0\" }",
+        false,
+    ),
+    ("{ from: assigned, to: working, on: start, gates: task }", false),
+];
+
 #[test]
 fn a_start_with_something_on_the_way_waits_for_the_log() {
-    let cases = [
-        ("{ from: assigned, to: working, on: start }", true),
-        ("{ from: assigned, to: waiting, on: start }", false),
-        (
-            "{ from: assigned, to: working, on: start, when: \"task.attempt > 0\" }",
-            false,
-        ),
-        ("{ from: assigned, to: working, on: start, gates: task }", false),
-    ];
-    for (edge, straight) in cases {
+    for (edge, straight) in STARTS {
         let mut run = Run::new(festival(&with_start(edge)));
         let (_, agent) = assign(&mut run);
         assert_eq!(shown(&run, &agent), [(Action::Start, straight)], "{edge}");
@@ -101,16 +104,7 @@ fn result(run: &mut Run, task: &str, agent: &str, started: bool) -> Result<(), S
 
 #[test]
 fn a_result_begins_its_work_only_where_the_start_leads_straight_to_it() {
-    let cases = [
-        ("{ from: assigned, to: working, on: start }", true),
-        ("{ from: assigned, to: waiting, on: start }", false),
-        (
-            "{ from: assigned, to: working, on: start, when: \"task.attempt > 0\" }",
-            false,
-        ),
-        ("{ from: assigned, to: working, on: start, gates: task }", false),
-    ];
-    for (edge, straight) in cases {
+    for (edge, straight) in STARTS {
         let mut run = Run::new(festival(&with_start(edge)));
         let (task, agent) = assign(&mut run);
         let got = result(&mut run, &task, &agent, true).map(|()| run.state(&task));
