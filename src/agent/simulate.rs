@@ -413,11 +413,11 @@ impl Sim {
     fn finish(&mut self, festival: &str, work: &Work, passes: bool) {
         // A start still waiting in this step's outbox goes no further: the result says it begins
         // the work too (`Work::works_on_start`), so work that takes no time is one message.
-        let queued = self.outbox.len();
-        if work.works_on_start {
-            self.outbox.retain(|(_, body)| !is_start_of(body, work));
-        }
-        let started = self.outbox.len() < queued;
+        let queued = work
+            .works_on_start
+            .then(|| self.outbox.iter().position(|(_, body)| is_start_of(body, work)))
+            .flatten();
+        let started = queued.map(|i| self.outbox.remove(i)).is_some();
         let report = if passes { &self.reports.0 } else { &self.reports.1 };
         let body = Body::TaskResult(TaskResult {
             task_id: work.task.clone(),

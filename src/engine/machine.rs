@@ -70,7 +70,8 @@ pub(crate) struct Machine {
     pub(crate) action: Vec<Option<Action>>,
     /// States whose `start` takes a task straight into one where its agent submits: no guard,
     /// approval or gate on the way, and no guard on the `submit`. Only a state whose action is
-    /// `Start` has a `start` edge. A completed result in such a state is its start too.
+    /// `Start` has a `start` edge. A completed result that says it begins the work
+    /// (`started`) is taken as its start too in such a state, and in no other.
     pub(crate) works_on_start: Vec<bool>,
 }
 

@@ -188,8 +188,8 @@ pub struct Work {
     pub action: Action,
     /// For [`Action::Start`]: saying it started takes the task straight (no guard, approval or
     /// gate on the way) into a state where the agent submits, so it may begin the work at once;
-    /// its completed result is its start too, so work finished before its start went out needs
-    /// no start.
+    /// a completed result that says it begins the work (`started`) is its start too, so work
+    /// finished before its start went out needs no start.
     pub works_on_start: bool,
 }
 
