@@ -24,8 +24,9 @@ use super::log::LogMark;
 use crate::check::Festival;
 use crate::engine::{Config, Engine, Snapshot, fingerprint};
 
-/// The snapshot file's format (2: the ids seen packed in one string).
-const FORMAT: u32 = 2;
+/// The snapshot file's format (2: the ids seen packed in one string; 3: the log's mark an
+/// XXH3-128 chain).
+const FORMAT: u32 = 3;
 
 /// Messages folded between two snapshots of a run, unless told otherwise.
 pub const DEFAULT_EVERY: u64 = 100_000;

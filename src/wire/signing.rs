@@ -117,30 +117,36 @@ pub fn seal_step(envelopes: &mut [Envelope], key: &SigningKey, together: bool) -
 /// [`seal_step`] for the messages of a step this process sends and reads back: where it keeps
 /// what it decodes ([`super::decoded`]), each message is kept as its readers here would decode
 /// its bytes, so that they do not read them again: each envelope comes with the body it was
-/// made of ([`Envelope::new`]), kept as it is where reading it back gives it again. The bytes
-/// come with their digest, which the ledger hands its readers here with them.
+/// made of ([`Envelope::new`]), kept as it is where reading it back gives it again.
 ///
-/// A message kept with its payload so is known good there; only the others are remembered as
-/// good by their digest ([`super::seen`]).
+/// A message kept with its payload so is known good there, and its digest is not taken unless a
+/// reader asks for it; only the others are remembered as good by their digest
+/// ([`super::seen`]). Where this process keeps nothing decoded, the bytes come with their
+/// digest, by which they are remembered as good.
 #[must_use]
 pub fn seal_sent(messages: Vec<(Envelope, Body)>, key: &SigningKey, together: bool) -> Vec<Payload> {
     let (mut envelopes, bodies): (Vec<Envelope>, Vec<Body>) = messages.into_iter().unzip();
-    let shared = decoded::shared();
-    let sealed = seal_step_digested(&mut envelopes, key, together, !shared);
-    let payloads: Vec<Payload> = sealed
-        .into_iter()
-        .map(|(bytes, digest)| Payload::digested(bytes, digest))
-        .collect();
-    if shared {
-        let public = key.verifying_key();
-        let mut unkept = Vec::new();
-        for ((envelope, body), payload) in envelopes.into_iter().zip(bodies).zip(&payloads) {
-            if !decoded::keep_sent(payload, envelope, body, &public) {
-                unkept.push(seen::mark_digest(&public, payload.digest()));
-            }
-        }
-        seen::remember_all(unkept);
+    if !decoded::shared() {
+        let sealed = seal_step_digested(&mut envelopes, key, together, true);
+        return sealed
+            .into_iter()
+            .map(|(bytes, digest)| Payload::digested(bytes, digest))
+            .collect();
     }
+    // Kept with their payload, the messages need no name: their digest is taken only for those
+    // that are not, or when a reader asks for it.
+    let payloads: Vec<Payload> = seal_step_bytes(&mut envelopes, key, together)
+        .into_iter()
+        .map(Payload::from)
+        .collect();
+    let public = key.verifying_key();
+    let mut unkept = Vec::new();
+    for ((envelope, body), payload) in envelopes.into_iter().zip(bodies).zip(&payloads) {
+        if !decoded::keep_sent(payload, envelope, body, &public) {
+            unkept.push(seen::mark_digest(&public, payload.digest()));
+        }
+    }
+    seen::remember_all(unkept);
     payloads
 }
 
@@ -153,8 +159,7 @@ fn bytes_of(sealed: Vec<Sealed>) -> Vec<Vec<u8>> {
 
 /// The seals below remember the messages as good by their digest where `remember` is set.
 fn seal_digested(envelope: &mut Envelope, key: &SigningKey, remember: bool) -> Sealed {
-    sign(envelope, key);
-    let sealed = digested(encode(envelope));
+    let sealed = digested(seal_bytes(envelope, key));
     if remember {
         known_good(&key.verifying_key(), std::slice::from_ref(&sealed));
     }
@@ -162,15 +167,7 @@ fn seal_digested(envelope: &mut Envelope, key: &SigningKey, remember: bool) -> S
 }
 
 fn seal_all_digested(envelopes: &mut [Envelope], key: &SigningKey, remember: bool) -> Vec<Sealed> {
-    // Each envelope's canonical bytes serve its leaf and then its encoding.
-    let canonicals: Vec<(Vec<u8>, usize)> = envelopes.iter().map(canonical_split).collect();
-    let bytes: Vec<&[u8]> = canonicals.iter().map(|(c, _)| c.as_slice()).collect();
-    sign_all_canonical(envelopes, key, &bytes);
-    let sealed: Vec<Sealed> = envelopes
-        .iter()
-        .zip(&canonicals)
-        .map(|(envelope, (canonical, at))| digested(encode_with(envelope, canonical, *at)))
-        .collect();
+    let sealed: Vec<Sealed> = seal_all_bytes(envelopes, key).into_iter().map(digested).collect();
     if remember {
         known_good(&key.verifying_key(), &sealed);
     }
@@ -182,6 +179,33 @@ fn seal_step_digested(envelopes: &mut [Envelope], key: &SigningKey, together: bo
         seal_all_digested(envelopes, key, remember)
     } else {
         envelopes.iter_mut().map(|e| seal_digested(e, key, remember)).collect()
+    }
+}
+
+/// The bytes of an envelope signed alone.
+fn seal_bytes(envelope: &mut Envelope, key: &SigningKey) -> Vec<u8> {
+    sign(envelope, key);
+    encode(envelope)
+}
+
+/// The bytes of envelopes signed together.
+fn seal_all_bytes(envelopes: &mut [Envelope], key: &SigningKey) -> Vec<Vec<u8>> {
+    // Each envelope's canonical bytes serve its leaf and then its encoding.
+    let canonicals: Vec<(Vec<u8>, usize)> = envelopes.iter().map(canonical_split).collect();
+    let bytes: Vec<&[u8]> = canonicals.iter().map(|(c, _)| c.as_slice()).collect();
+    sign_all_canonical(envelopes, key, &bytes);
+    envelopes
+        .iter()
+        .zip(&canonicals)
+        .map(|(envelope, (canonical, at))| encode_with(envelope, canonical, *at))
+        .collect()
+}
+
+fn seal_step_bytes(envelopes: &mut [Envelope], key: &SigningKey, together: bool) -> Vec<Vec<u8>> {
+    if together {
+        seal_all_bytes(envelopes, key)
+    } else {
+        envelopes.iter_mut().map(|e| seal_bytes(e, key)).collect()
     }
 }
 
