@@ -1,6 +1,6 @@
 //! Accounts, the token, associations, balances, transfers and their receipts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -139,18 +139,30 @@ pub(super) fn transfer(
     moves: &[TokenMove],
     memo: &str,
 ) -> Result<Receipt, LedgerError> {
+    let mut book = Book::default();
+    let receipt = transfer_in(conn, &mut book, tx, token, moves, memo)?;
+    book.write(conn)?;
+    Ok(receipt)
+}
+
+/// [`transfer`] with the balances it reads and moves in `book`, written back by
+/// [`Book::write`].
+fn transfer_in(
+    conn: &Connection,
+    book: &mut Book,
+    tx: &TxId,
+    token: &TokenId,
+    moves: &[TokenMove],
+    memo: &str,
+) -> Result<Receipt, LedgerError> {
     if receipt(conn, tx)?.is_some() {
         return Err(LedgerError::Duplicate(tx.clone()));
     }
-    let status = match check(conn, token, moves)? {
+    let status = match check_in(conn, book, token, moves)? {
         Err(refused) => refused,
         Ok(new_balances) => {
-            for (account, amount) in &new_balances {
-                conn.exec(
-                    "UPDATE balances SET amount = ?3 WHERE account = ?1 AND token = ?2",
-                    (&account.0, &token.0, amount),
-                )
-                .during("moving tokens")?;
+            for (account, amount) in new_balances {
+                book.moved(account, token, amount);
             }
             Status::Success
         }
@@ -178,25 +190,42 @@ pub(super) fn transfer(
 
 /// [`transfer`] for each of `transfers`, in order. A duplicate is that transfer's answer; any
 /// other error ends them all, for the caller to roll back. Call inside a write transaction.
+///
+/// The balances are read once and written once for them all: a step's transfers pay the same
+/// few accounts from the same treasury, and reading and writing each account's row for each
+/// transfer was most of their time.
 pub(super) fn transfer_all(
     conn: &Connection,
     transfers: &[TokenTransfer],
 ) -> Result<Vec<Result<Receipt, LedgerError>>, LedgerError> {
+    let mut book = Book::default();
     let mut answers = Vec::with_capacity(transfers.len());
     for t in transfers {
-        match transfer(conn, &t.tx, &t.token, &t.moves, &t.memo) {
+        match transfer_in(conn, &mut book, &t.tx, &t.token, &t.moves, &t.memo) {
             Err(e @ LedgerError::Duplicate(_)) => answers.push(Err(e)),
             Err(e) => return Err(e),
             Ok(receipt) => answers.push(Ok(receipt)),
         }
     }
+    book.write(conn)?;
     Ok(answers)
 }
 
 /// Checks a transfer as Hedera does, in its order. `Ok(Ok(balances))` gives each touched
 /// account's balance after the transfer; `Ok(Err(status))` is a refusal.
+#[cfg(feature = "hedera")]
 pub(super) fn check(
     conn: &Connection,
+    token: &TokenId,
+    moves: &[TokenMove],
+) -> Result<Result<BTreeMap<AccountId, i64>, Status>, LedgerError> {
+    check_in(conn, &mut Book::default(), token, moves)
+}
+
+/// [`check`] with the balances as `book` holds them.
+fn check_in(
+    conn: &Connection,
+    book: &mut Book,
     token: &TokenId,
     moves: &[TokenMove],
 ) -> Result<Result<BTreeMap<AccountId, i64>, Status>, LedgerError> {
@@ -210,14 +239,14 @@ pub(super) fn check(
     if net.values().sum::<i128>() != 0 {
         return Ok(Err(Status::TransfersNotZeroSumForToken));
     }
-    if !token_exists(conn, token)? {
+    if !book.token_exists(conn, token)? {
         return Ok(Err(Status::InvalidTokenId));
     }
     // Each account's balance row at one look: none for an unknown account, an empty one for an
     // account not associated with the token.
     let mut held = Vec::with_capacity(net.len());
     for account in net.keys() {
-        match account_balance(conn, account, token)? {
+        match book.account_balance(conn, account, token)? {
             None => return Ok(Err(Status::InvalidAccountId)),
             Some(balance) => held.push(balance),
         }
@@ -233,6 +262,61 @@ pub(super) fn check(
         };
     }
     Ok(Ok(after))
+}
+
+/// What the transfers of one database transaction have read of tokens and balances, and the
+/// balances they moved, written back at its end.
+#[derive(Default)]
+struct Book {
+    tokens: HashMap<TokenId, bool>,
+    /// [`account_balance`] of each account and token read, as the transfers so far left it.
+    rows: HashMap<(AccountId, TokenId), Option<Option<i64>>>,
+    moved: BTreeMap<(AccountId, TokenId), i64>,
+}
+
+impl Book {
+    fn token_exists(&mut self, conn: &Connection, token: &TokenId) -> Result<bool, LedgerError> {
+        if let Some(&exists) = self.tokens.get(token) {
+            return Ok(exists);
+        }
+        let exists = token_exists(conn, token)?;
+        self.tokens.insert(token.clone(), exists);
+        Ok(exists)
+    }
+
+    fn account_balance(
+        &mut self,
+        conn: &Connection,
+        account: &AccountId,
+        token: &TokenId,
+    ) -> Result<Option<Option<i64>>, LedgerError> {
+        let key = (account.clone(), token.clone());
+        if let Some(&row) = self.rows.get(&key) {
+            return Ok(row);
+        }
+        let row = account_balance(conn, account, token)?;
+        self.rows.insert(key, row);
+        Ok(row)
+    }
+
+    /// The account's balance of the token is now `amount` (its row was read).
+    fn moved(&mut self, account: AccountId, token: &TokenId, amount: i64) {
+        let key = (account, token.clone());
+        self.rows.insert(key.clone(), Some(Some(amount)));
+        self.moved.insert(key, amount);
+    }
+
+    /// Writes the balances moved.
+    fn write(self, conn: &Connection) -> Result<(), LedgerError> {
+        for ((account, token), amount) in &self.moved {
+            conn.exec(
+                "UPDATE balances SET amount = ?3 WHERE account = ?1 AND token = ?2",
+                (&account.0, &token.0, amount),
+            )
+            .during("moving tokens")?;
+        }
+        Ok(())
+    }
 }
 
 /// The receipt of `tx`, if the ledger has seen it.
