@@ -57,6 +57,12 @@ fn load_source(mut sources: Sources, file: FileId, env: &dyn Env) -> Loaded {
         };
         (schema, compiled)
     });
+    // The document's tree is freed on a thread of its own: on a large workflow that takes
+    // milliseconds the caller would otherwise wait for. Without a thread, the closure that holds
+    // it frees it here.
+    let _ = std::thread::Builder::new()
+        .name("baton-free".into())
+        .spawn(move || drop(root));
     diagnostics.extend(schema);
     let festival = if diagnostics.iter().any(Diagnostic::is_error) {
         None

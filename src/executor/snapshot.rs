@@ -4,10 +4,13 @@
 //! A snapshot file (`<state>/snapshots/<festival>.json`) is two lines: a header (the format, the
 //! festival, a [`fingerprint`] of the plan, the settings and the build, the [`LogMark`] of the
 //! log it was folded from, and the SHA-256 of the second line) and the engine's [`Snapshot`]. It
-//! is written to a temporary file and renamed over the last one, so a crash leaves one whole
-//! snapshot or the one before. It is taken up only when everything matches: the fingerprint,
-//! the hash of its own state, every index in it, and the messages of the log itself, read again
-//! and hashed up to the mark. Anything else (no file, another plan, other settings, a damaged
+//! is written to a temporary file and renamed over the last one, so a crash of the process leaves
+//! one whole snapshot or the one before. It is not synced to the disk: after a crash of the
+//! machine the file may be empty or cut short, which its hash tells, and the log is folded from
+//! its start (a snapshot is a shortcut, and syncing took a run's last milliseconds).
+//!
+//! It is taken up only when everything matches: the fingerprint, the hash of its own state, every
+//! index in it, and the messages of the log itself, read again and hashed up to the mark. Anything else (no file, another plan, other settings, a damaged
 //! file, a log that differs) is said once and the log is folded from the start, as without
 //! snapshots. The log stays the truth: a snapshot is a shortcut through its prefix, never a
 //! source of state the log does not hold.
@@ -107,7 +110,6 @@ impl Snapshots {
             file.write_all(b"\n")?;
             file.write_all(state.as_bytes())?;
             file.write_all(b"\n")?;
-            file.sync_all()?;
             std::fs::rename(&temporary, &self.path)
         });
         written.map_err(|e| format!("writing `{}`: {e}", self.path.display()))?;
