@@ -11,7 +11,10 @@
 //! the ledger; then the same with `--shared-replica` (the simulated agents share one replica of
 //! the log instead of one each). For each it reports tasks per second, microseconds per task and
 //! the child's CPU time (median of the runs), and its peak memory (`VmHWM` of `/proc/PID/status`,
-//! read while it runs). The baselines are the median of three runs.
+//! read every 10 ms while it runs; its wall time is taken by a thread waiting for it, not at the
+//! next of those reads). Each run starts once what the runs before wrote is on the disk (`sync`),
+//! so that none runs beside the writing back of another's files. The baselines are the median
+//! of three runs.
 //!
 //! Baselines, in the same process: loading and checking the same workflow file (`load::load`,
 //! which the run does first), the engine alone driving the same festival to payment with
@@ -202,6 +205,9 @@ fn print(label: &str, tasks: usize, results: &[Run], engine: Duration, sealing: 
 /// Runs the binary once in a fresh state directory, following its peak memory.
 fn run_once(binary: &str, workflow: &Path, state: &Path, extra: &[&str]) -> Run {
     let _ = std::fs::remove_dir_all(state);
+    // The runs before wrote tens of megabytes the kernel writes back to the disk a few seconds
+    // later: that is done before this run starts, not while it runs.
+    let _ = Command::new("sync").status();
     let cpu_before = children_cpu();
     let started = Instant::now();
     let mut child = Command::new(binary)
@@ -229,14 +235,17 @@ fn run_once(binary: &str, workflow: &Path, state: &Path, extra: &[&str]) -> Run 
     let stderr = child.stderr.take().expect("stderr is piped");
     let stdout = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
     let stderr = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("the child can be waited for") {
-            break status;
-        }
+    // Waited for on a thread of its own, so that its end is timed when it comes rather than at
+    // the next look at its memory.
+    let waiter = std::thread::spawn(move || {
+        let status = child.wait().expect("the child can be waited for");
+        (status, started.elapsed())
+    });
+    while !waiter.is_finished() {
         peak_kib = peak_kib.max(proc_status_kib(&pid, "VmHWM:").unwrap_or(0));
         std::thread::sleep(Duration::from_millis(10));
-    };
-    let wall = started.elapsed();
+    }
+    let (status, wall) = waiter.join().expect("the waiter");
     let stdout = stdout.join().expect("the output reader");
     let stderr = stderr.join().expect("the error reader");
     assert!(status.success(), "baton run failed: {stderr}");
