@@ -72,10 +72,17 @@ impl Snapshots {
                 }
             })
             .collect();
+        let path = state.join("snapshots").join(format!("{name}.json"));
+        let fingerprint = Fingerprint::new(festival, config);
+        // A snapshot to take up is checked against the fingerprint at the start of the run;
+        // otherwise it is first needed by the first snapshot written.
+        if path.exists() {
+            fingerprint.begin();
+        }
         Self {
-            path: state.join("snapshots").join(format!("{name}.json")),
+            path,
             festival: festival.id.clone(),
-            fingerprint: Fingerprint::start(festival, config),
+            fingerprint,
             config: config.clone(),
             every: every.max(1),
             last: 0,
@@ -93,6 +100,8 @@ impl Snapshots {
     /// # Errors
     /// The file could not be written; the snapshot before stays.
     pub fn write(&mut self, engine: &Engine, mark: &LogMark) -> Result<(), String> {
+        // Worked out beside the state's text, which takes about as long.
+        self.fingerprint.begin();
         let state = serde_json::to_string(&engine.snapshot()).map_err(|e| e.to_string())?;
         let header = Header {
             format: FORMAT,
@@ -147,9 +156,11 @@ impl Snapshots {
     }
 }
 
-/// The plan's [`fingerprint`], worked out on a thread of its own from [`Snapshots::new`] on: on
-/// a large plan it takes tens of milliseconds, which a fresh run spends assigning its first
-/// tasks meanwhile. Whoever needs it first waits for it.
+/// The plan's [`fingerprint`], worked out on a thread of its own from [`Fingerprint::begin`] on:
+/// on a large plan it takes milliseconds, which the caller spends meanwhile on other work (reading
+/// the snapshot to take up, or writing the state of one). Whoever needs it first waits for it.
+/// Begun at the start of a run, it took a core from the run's first steps; a fresh run needs it
+/// only when it writes its first snapshot.
 #[derive(Debug, Clone)]
 struct Fingerprint(Arc<Worked>);
 
@@ -162,22 +173,32 @@ struct Worked {
 }
 
 impl Fingerprint {
-    fn start(festival: &Arc<Festival>, config: &Config) -> Self {
-        let (plan, settings) = (festival.clone(), config.clone());
-        let thread = std::thread::Builder::new().name("baton-fingerprint".into());
+    fn new(festival: &Arc<Festival>, config: &Config) -> Self {
         Self(Arc::new(Worked {
             done: OnceLock::new(),
-            working: Mutex::new(thread.spawn(move || fingerprint(&plan, &settings)).ok()),
+            working: Mutex::new(None),
             festival: festival.clone(),
             config: config.clone(),
         }))
+    }
+
+    /// Starts working it out on a thread, unless that is under way or done.
+    fn begin(&self) {
+        let worked = &self.0;
+        let mut working = worked.working.lock().unwrap_or_else(PoisonError::into_inner);
+        if worked.done.get().is_some() || working.is_some() {
+            return;
+        }
+        let (plan, settings) = (worked.festival.clone(), worked.config.clone());
+        let thread = std::thread::Builder::new().name("baton-fingerprint".into());
+        *working = thread.spawn(move || fingerprint(&plan, &settings)).ok();
     }
 
     fn get(&self) -> &str {
         let worked = &self.0;
         worked.done.get_or_init(|| {
             let working = worked.working.lock().unwrap_or_else(PoisonError::into_inner).take();
-            // Without its thread (not started, or failed), the work is done here.
+            // Without its thread (not begun, or failed), the work is done here.
             working
                 .and_then(|w| w.join().ok())
                 .unwrap_or_else(|| fingerprint(&worked.festival, &worked.config))
