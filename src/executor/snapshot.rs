@@ -10,9 +10,9 @@
 //! its start (a snapshot is a shortcut, and syncing took a run's last milliseconds).
 //!
 //! It is taken up only when everything matches: the fingerprint, the hash of its own state, every
-//! index in it, and the messages of the log itself, read again and hashed up to the mark. Anything else (no file, another plan, other settings, a damaged
-//! file, a log that differs) is said once and the log is folded from the start, as without
-//! snapshots. The log stays the truth: a snapshot is a shortcut through its prefix, never a
+//! index in it, and the messages of the log itself, read again and hashed up to the mark.
+//! Anything else (no file, another plan, other settings, a damaged file, a log that differs) is
+//! said once and the log is folded from the start, as without snapshots. The log stays the truth: a snapshot is a shortcut through its prefix, never a
 //! source of state the log does not hold.
 
 use std::io::Write as _;

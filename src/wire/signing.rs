@@ -97,21 +97,25 @@ pub fn verify(envelope: &Envelope, key: &VerifyingKey) -> Result<(), WireError> 
 /// [`verify_payload`] in this process knows these bytes without checking them again.
 #[must_use]
 pub fn seal(envelope: &mut Envelope, key: &SigningKey) -> Vec<u8> {
-    let (bytes, _) = seal_digested(envelope, key, true);
-    bytes
+    let sealed = digested(seal_bytes(envelope, key));
+    known_good(&key.verifying_key(), std::slice::from_ref(&sealed));
+    sealed.0
 }
 
 /// [`seal`] for messages published together: signed with [`sign_all`], each encoded.
 #[must_use]
 pub fn seal_all(envelopes: &mut [Envelope], key: &SigningKey) -> Vec<Vec<u8>> {
-    bytes_of(seal_all_digested(envelopes, key, true))
+    seal_step(envelopes, key, true)
 }
 
 /// The bytes of messages a sender publishes in one step: signed together ([`seal_all`]) when
 /// `together`, as a ledger that takes batches wants, else each alone ([`seal`]).
 #[must_use]
 pub fn seal_step(envelopes: &mut [Envelope], key: &SigningKey, together: bool) -> Vec<Vec<u8>> {
-    bytes_of(seal_step_digested(envelopes, key, together, true))
+    seal_step_digested(envelopes, key, together)
+        .into_iter()
+        .map(|(bytes, _)| bytes)
+        .collect()
 }
 
 /// [`seal_step`] for the messages of a step this process sends and reads back: where it keeps
@@ -127,8 +131,7 @@ pub fn seal_step(envelopes: &mut [Envelope], key: &SigningKey, together: bool) -
 pub fn seal_sent(messages: Vec<(Envelope, Body)>, key: &SigningKey, together: bool) -> Vec<Payload> {
     let (mut envelopes, bodies): (Vec<Envelope>, Vec<Body>) = messages.into_iter().unzip();
     if !decoded::shared() {
-        let sealed = seal_step_digested(&mut envelopes, key, together, true);
-        return sealed
+        return seal_step_digested(&mut envelopes, key, together)
             .into_iter()
             .map(|(bytes, digest)| Payload::digested(bytes, digest))
             .collect();
@@ -153,33 +156,14 @@ pub fn seal_sent(messages: Vec<(Envelope, Body)>, key: &SigningKey, together: bo
 /// A sealed message's bytes and their [`super::digest`], which names them in the memos.
 type Sealed = (Vec<u8>, [u8; 32]);
 
-fn bytes_of(sealed: Vec<Sealed>) -> Vec<Vec<u8>> {
-    sealed.into_iter().map(|(bytes, _)| bytes).collect()
-}
-
-/// The seals below remember the messages as good by their digest where `remember` is set.
-fn seal_digested(envelope: &mut Envelope, key: &SigningKey, remember: bool) -> Sealed {
-    let sealed = digested(seal_bytes(envelope, key));
-    if remember {
-        known_good(&key.verifying_key(), std::slice::from_ref(&sealed));
-    }
+/// [`seal_step_bytes`], each message with its digest, by which it is remembered as good.
+fn seal_step_digested(envelopes: &mut [Envelope], key: &SigningKey, together: bool) -> Vec<Sealed> {
+    let sealed: Vec<Sealed> = seal_step_bytes(envelopes, key, together)
+        .into_iter()
+        .map(digested)
+        .collect();
+    known_good(&key.verifying_key(), &sealed);
     sealed
-}
-
-fn seal_all_digested(envelopes: &mut [Envelope], key: &SigningKey, remember: bool) -> Vec<Sealed> {
-    let sealed: Vec<Sealed> = seal_all_bytes(envelopes, key).into_iter().map(digested).collect();
-    if remember {
-        known_good(&key.verifying_key(), &sealed);
-    }
-    sealed
-}
-
-fn seal_step_digested(envelopes: &mut [Envelope], key: &SigningKey, together: bool, remember: bool) -> Vec<Sealed> {
-    if together {
-        seal_all_digested(envelopes, key, remember)
-    } else {
-        envelopes.iter_mut().map(|e| seal_digested(e, key, remember)).collect()
-    }
 }
 
 /// The bytes of an envelope signed alone.
@@ -201,6 +185,7 @@ fn seal_all_bytes(envelopes: &mut [Envelope], key: &SigningKey) -> Vec<Vec<u8>> 
         .collect()
 }
 
+/// The bytes of a step's envelopes: signed together when `together`, else each alone.
 fn seal_step_bytes(envelopes: &mut [Envelope], key: &SigningKey, together: bool) -> Vec<Vec<u8>> {
     if together {
         seal_all_bytes(envelopes, key)

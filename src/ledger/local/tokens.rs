@@ -269,10 +269,13 @@ fn check_in(
 #[derive(Default)]
 struct Book {
     tokens: HashMap<TokenId, bool>,
-    /// [`account_balance`] of each account and token read, as the transfers so far left it.
-    rows: HashMap<(AccountId, TokenId), Option<Option<i64>>>,
-    moved: BTreeMap<(AccountId, TokenId), i64>,
+    /// [`account_balance`] of each account and token read, as the transfers so far left it, and
+    /// whether they moved it.
+    rows: HashMap<(AccountId, TokenId), (Row, bool)>,
 }
+
+/// What [`account_balance`] found of an account and a token.
+type Row = Option<Option<i64>>;
 
 impl Book {
     fn token_exists(&mut self, conn: &Connection, token: &TokenId) -> Result<bool, LedgerError> {
@@ -284,31 +287,25 @@ impl Book {
         Ok(exists)
     }
 
-    fn account_balance(
-        &mut self,
-        conn: &Connection,
-        account: &AccountId,
-        token: &TokenId,
-    ) -> Result<Option<Option<i64>>, LedgerError> {
+    fn account_balance(&mut self, conn: &Connection, account: &AccountId, token: &TokenId) -> Result<Row, LedgerError> {
         let key = (account.clone(), token.clone());
-        if let Some(&row) = self.rows.get(&key) {
+        if let Some(&(row, _)) = self.rows.get(&key) {
             return Ok(row);
         }
         let row = account_balance(conn, account, token)?;
-        self.rows.insert(key, row);
+        self.rows.insert(key, (row, false));
         Ok(row)
     }
 
     /// The account's balance of the token is now `amount` (its row was read).
     fn moved(&mut self, account: AccountId, token: &TokenId, amount: i64) {
-        let key = (account, token.clone());
-        self.rows.insert(key.clone(), Some(Some(amount)));
-        self.moved.insert(key, amount);
+        self.rows.insert((account, token.clone()), (Some(Some(amount)), true));
     }
 
     /// Writes the balances moved.
     fn write(self, conn: &Connection) -> Result<(), LedgerError> {
-        for ((account, token), amount) in &self.moved {
+        for ((account, token), row) in &self.rows {
+            let (Some(Some(amount)), true) = row else { continue };
             conn.exec(
                 "UPDATE balances SET amount = ?3 WHERE account = ?1 AND token = ?2",
                 (&account.0, &token.0, amount),
