@@ -28,7 +28,7 @@ use std::collections::{BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
 pub use event::{Command, Event, Fact, Nanos, PaymentOrder, Rejection, Sender};
-pub use snapshot::{Snapshot, SnapshotError, fingerprint};
+pub use snapshot::{HashedBlocks, Snapshot, SnapshotError, SnapshotView, fingerprint};
 pub use view::{Action, GateView, Outcome, TaskView, Work};
 
 use crate::check::Festival;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
+use xxhash_rust::xxh3::Xxh3;
 
 use super::event::{PaymentOrder, Rejection};
 use super::index::PackedIds;
@@ -57,17 +57,19 @@ pub enum SnapshotError {
 
 /// A fingerprint of what a fold depends on besides the log: the festival as compiled, the
 /// engine's settings and this build of baton. A snapshot is taken up only under the same one.
+///
+/// It is XXH3-128 (32 hex digits), not a cryptographic hash: it tells a snapshot of another plan
+/// from one of this plan, and whoever could forge one could write the snapshot itself.
 #[must_use]
 pub fn fingerprint(festival: &Festival, config: &Config) -> String {
-    let mut hash = Sha256::new();
-    hash.update(env!("CARGO_PKG_VERSION").as_bytes());
+    let mut into = HashedBlocks::new(std::io::sink());
     // Every field but the id-to-index map, whose order varies from one process to the next,
     // formatted straight into the hash.
     let f = festival;
-    let mut into = Hashing::new(hash);
     let _ = write!(
         into,
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        env!("CARGO_PKG_VERSION"),
         f.id,
         f.tasks,
         f.agents,
@@ -81,53 +83,120 @@ pub fn fingerprint(festival: &Festival, config: &Config) -> String {
         f.gate_files,
         config
     );
-    hex::encode(into.finish().finalize())
+    into.finish()
+        .map_or_else(|_| String::new(), |(digest, _)| format!("{digest:032x}"))
 }
 
-/// Text written into a hash, gathered first: `Debug` writes a festival in pieces of a few bytes
-/// each, and the hash takes them faster in blocks.
-struct Hashing {
-    hash: Sha256,
+/// Bytes gathered into blocks, each put into an XXH3-128 hash and handed on to `sink` as it
+/// fills: `Debug` writes a festival, and `serde_json` a snapshot, in pieces of a few bytes each,
+/// which the hash and a file take faster in blocks.
+pub struct HashedBlocks<W> {
+    hash: Xxh3,
     pending: Vec<u8>,
+    sink: W,
 }
 
-impl Hashing {
-    /// Bytes gathered before they go into the hash.
+impl<W: std::io::Write> HashedBlocks<W> {
+    /// Bytes gathered before they go on.
     const BLOCK: usize = 64 * 1024;
 
-    fn new(hash: Sha256) -> Hashing {
-        Hashing {
-            hash,
-            pending: Vec::with_capacity(Hashing::BLOCK),
+    pub fn new(sink: W) -> HashedBlocks<W> {
+        HashedBlocks {
+            hash: Xxh3::new(),
+            pending: Vec::with_capacity(Self::BLOCK),
+            sink,
         }
     }
 
-    fn finish(mut self) -> Sha256 {
+    /// The hash of every byte written, and the sink, which has them all.
+    ///
+    /// # Errors
+    /// The sink failed to take the last block.
+    pub fn finish(mut self) -> std::io::Result<(u128, W)> {
+        self.pass()?;
+        Ok((self.hash.digest128(), self.sink))
+    }
+
+    fn pass(&mut self) -> std::io::Result<()> {
         self.hash.update(&self.pending);
-        self.hash
+        self.sink.write_all(&self.pending)?;
+        self.pending.clear();
+        Ok(())
     }
 }
 
-impl std::fmt::Write for Hashing {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        if self.pending.len() + s.len() > Hashing::BLOCK {
-            self.hash.update(&self.pending);
-            self.pending.clear();
+impl<W: std::io::Write> std::io::Write for HashedBlocks<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.pending.len() + bytes.len() > Self::BLOCK {
+            self.pass()?;
         }
-        if s.len() > Hashing::BLOCK {
-            self.hash.update(s.as_bytes());
+        if bytes.len() > Self::BLOCK {
+            self.hash.update(bytes);
+            self.sink.write_all(bytes)?;
         } else {
-            self.pending.extend_from_slice(s.as_bytes());
+            self.pending.extend_from_slice(bytes);
         }
+        Ok(bytes.len())
+    }
+
+    /// Blocks go on as they fill; what is gathered goes on at [`HashedBlocks::finish`].
+    fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+impl<W: std::io::Write> std::fmt::Write for HashedBlocks<W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        std::io::Write::write_all(self, s.as_bytes()).map_err(|_| std::fmt::Error)
+    }
+}
+
+/// The engine's folded state as [`Snapshot`] writes it, borrowed from the engine instead of
+/// copied out of it: its JSON is a [`Snapshot`]'s, field for field.
+#[derive(Serialize)]
+pub struct SnapshotView<'a> {
+    held_payments: &'a [(Nanos, PaymentOrder)],
+    tasks: &'a [TaskState],
+    agents: Vec<(usize, Nanos)>,
+    seen: PackedIds,
+    rejections: &'a [Rejection],
+    intents: &'a [Intent],
+    now: Nanos,
+    last_valid_start: Nanos,
+    dirty: &'a [usize],
+    ready: Vec<usize>,
+    deadlines: Vec<Deadline>,
+    unsettled: &'a [usize],
+    reserved: usize,
+    applied: u64,
 }
 
 impl Engine {
     /// The engine's folded state.
     #[must_use]
     pub fn snapshot(&self) -> Snapshot {
-        let seen = self.seen.packed();
+        let view = self.snapshot_view();
+        Snapshot {
+            held_payments: view.held_payments.to_vec(),
+            tasks: view.tasks.to_vec(),
+            agents: view.agents,
+            seen: view.seen,
+            rejections: view.rejections.to_vec(),
+            intents: view.intents.to_vec(),
+            now: view.now,
+            last_valid_start: view.last_valid_start,
+            dirty: view.dirty.to_vec(),
+            ready: view.ready,
+            deadlines: view.deadlines,
+            unsettled: view.unsettled.to_vec(),
+            reserved: view.reserved,
+            applied: view.applied,
+        }
+    }
+
+    /// The engine's folded state to write, as [`Engine::snapshot`] holds it.
+    #[must_use]
+    pub fn snapshot_view(&self) -> SnapshotView<'_> {
         // A timer set in a state its task has left never fires (see `due_deadlines`): it is
         // left out, so that a finished festival's snapshot holds none.
         let mut deadlines: Vec<Deadline> = self
@@ -138,19 +207,19 @@ impl Engine {
             .collect();
         deadlines.sort_unstable();
         deadlines.dedup();
-        Snapshot {
-            held_payments: self.held_payments.clone(),
-            tasks: self.tasks.clone(),
+        SnapshotView {
+            held_payments: &self.held_payments,
+            tasks: &self.tasks,
             agents: self.agents.iter().map(|a| (a.reserved, a.last_heartbeat)).collect(),
-            seen,
-            rejections: self.rejections.clone(),
-            intents: self.intents.clone(),
+            seen: self.seen.packed(),
+            rejections: &self.rejections,
+            intents: &self.intents,
             now: self.now,
             last_valid_start: self.last_valid_start,
-            dirty: self.dirty.members().to_vec(),
+            dirty: self.dirty.members(),
             ready: self.ready.iter().copied().collect(),
             deadlines,
-            unsettled: self.unsettled.clone(),
+            unsettled: &self.unsettled,
             reserved: self.reserved,
             applied: self.applied,
         }
@@ -258,22 +327,22 @@ fn below(what: &str, mut items: impl Iterator<Item = usize>, limit: usize) -> Re
 mod tests {
     use std::fmt::Write as _;
 
-    use sha2::{Digest as _, Sha256};
+    use super::HashedBlocks;
 
-    use super::Hashing;
-
-    /// Text written in pieces of every size, some longer than the hash's block of gathered
-    /// bytes, hashes as the whole text does.
+    /// Text written in pieces of every size, some longer than a block, hashes and arrives as
+    /// the whole text does.
     #[test]
-    fn text_written_in_pieces_hashes_as_the_whole_text() {
+    fn text_written_in_pieces_hashes_and_arrives_as_the_whole_text() {
         let pieces: Vec<String> = (0..400)
             .map(|n: usize| char::from(b'a' + (n % 26) as u8).to_string().repeat((n * 997) % 70_000))
             .collect();
-        let mut into = Hashing::new(Sha256::new());
+        let mut into = HashedBlocks::new(Vec::new());
         for piece in &pieces {
             write!(into, "{piece}").expect("hashing does not fail");
         }
-        let whole = Sha256::digest(pieces.concat().as_bytes());
-        assert_eq!(into.finish().finalize(), whole);
+        let whole = pieces.concat();
+        let (digest, written) = into.finish().expect("a vector takes every block");
+        assert_eq!(digest, xxhash_rust::xxh3::xxh3_128(whole.as_bytes()));
+        assert!(written == whole.as_bytes(), "the sink has every byte in order");
     }
 }

@@ -1,13 +1,16 @@
 //! Local snapshots of a coordinator's engine, so that a restart on a long log takes up where the
 //! last snapshot left off instead of folding the log from its start.
 //!
-//! A snapshot file (`<state>/snapshots/<festival>.json`) is two lines: a header (the format, the
-//! festival, a [`fingerprint`] of the plan, the settings and the build, the [`LogMark`] of the
-//! log it was folded from, and the SHA-256 of the second line) and the engine's [`Snapshot`]. It
-//! is written to a temporary file and renamed over the last one, so a crash of the process leaves
-//! one whole snapshot or the one before. It is not synced to the disk: after a crash of the
-//! machine the file may be empty or cut short, which its hash tells, and the log is folded from
-//! its start (a snapshot is a shortcut, and syncing took a run's last milliseconds).
+//! A snapshot file (`<state>/snapshots/<festival>.json`) is three lines: a header (the format,
+//! the festival and the [`LogMark`] of the log it was folded from), the engine's [`Snapshot`], and
+//! a trailer: a [`fingerprint`] of the plan, the settings and the build, and the XXH3-128 of the
+//! two lines before it. Both come last so that the state goes to the file as it is written,
+//! while the fingerprint is worked out, instead of being gathered first. The hash tells a damaged file, not a forged
+//! one: whoever can write the state directory can write a matching hash too. The file is written
+//! to a temporary file and renamed over the last one, so a crash of the process leaves one whole
+//! snapshot or the one before. It is not synced to the disk: after a crash of the machine the
+//! file may be empty or cut short, which its hash tells, and the log is folded from its start (a
+//! snapshot is a shortcut, and syncing took a run's last milliseconds).
 //!
 //! It is taken up only when everything matches: the fingerprint, the hash of its own state, every
 //! index in it, and the messages of the log itself, read again and hashed up to the mark.
@@ -21,15 +24,14 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
 use super::log::LogMark;
 use crate::check::Festival;
-use crate::engine::{Config, Engine, Snapshot, fingerprint};
+use crate::engine::{Config, Engine, HashedBlocks, Snapshot, fingerprint};
 
 /// The snapshot file's format (2: the ids seen packed in one string; 3: the log's mark an
-/// XXH3-128 chain).
-const FORMAT: u32 = 3;
+/// XXH3-128 chain; 4: the file's hash an XXH3-128 on a last line of its own).
+const FORMAT: u32 = 4;
 
 /// Messages folded between two snapshots of a run, unless told otherwise.
 pub const DEFAULT_EVERY: u64 = 100_000;
@@ -38,10 +40,15 @@ pub const DEFAULT_EVERY: u64 = 100_000;
 struct Header {
     format: u32,
     festival: String,
-    fingerprint: String,
     log: LogMark,
-    /// Hex SHA-256 of the snapshot's line.
-    state_sha256: String,
+}
+
+/// The last line: the plan's fingerprint and the hash of the lines before it.
+#[derive(Debug, Serialize, Deserialize)]
+struct Trailer {
+    fingerprint: String,
+    /// XXH3-128 of the header's and the state's lines, newlines included, in hex.
+    xxh3: String,
 }
 
 /// Where a coordinator keeps its snapshots and how often it writes one.
@@ -102,28 +109,35 @@ impl Snapshots {
     pub fn write(&mut self, engine: &Engine, mark: &LogMark) -> Result<(), String> {
         // Worked out beside the state's text, which takes about as long.
         self.fingerprint.begin();
-        let state = serde_json::to_string(&engine.snapshot()).map_err(|e| e.to_string())?;
-        let header = Header {
-            format: FORMAT,
-            festival: self.festival.clone(),
-            fingerprint: self.fingerprint.get().to_owned(),
-            log: mark.clone(),
-            state_sha256: hex::encode(Sha256::digest(state.as_bytes())),
-        };
-        let header = serde_json::to_string(&header).map_err(|e| e.to_string())?;
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        let written = std::fs::create_dir_all(dir).and_then(|()| {
-            let temporary = self.path.with_extension("json.tmp");
-            let mut file = std::fs::File::create(&temporary)?;
-            file.write_all(header.as_bytes())?;
-            file.write_all(b"\n")?;
-            file.write_all(state.as_bytes())?;
-            file.write_all(b"\n")?;
-            std::fs::rename(&temporary, &self.path)
-        });
+        let temporary = self.path.with_extension("json.tmp");
+        let written = std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::File::create(&temporary))
+            .and_then(|file| self.write_to(file, engine, mark))
+            .and_then(|()| std::fs::rename(&temporary, &self.path));
         written.map_err(|e| format!("writing `{}`: {e}", self.path.display()))?;
         self.last = engine.applied();
         Ok(())
+    }
+
+    fn write_to(&self, file: std::fs::File, engine: &Engine, mark: &LogMark) -> std::io::Result<()> {
+        let mut out = HashedBlocks::new(file);
+        let header = Header {
+            format: FORMAT,
+            festival: self.festival.clone(),
+            log: mark.clone(),
+        };
+        serde_json::to_writer(&mut out, &header)?;
+        out.write_all(b"\n")?;
+        serde_json::to_writer(&mut out, &engine.snapshot_view())?;
+        out.write_all(b"\n")?;
+        let (digest, mut file) = out.finish()?;
+        let trailer = Trailer {
+            fingerprint: self.fingerprint.get().to_owned(),
+            xxh3: format!("{digest:032x}"),
+        };
+        serde_json::to_writer(&mut file, &trailer)?;
+        file.write_all(b"\n")
     }
 
     /// The engine of the last snapshot and the mark of the log it was folded from; `Ok(None)`
@@ -138,17 +152,23 @@ impl Snapshots {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("`{}` is unreadable: {e}", self.path.display())),
         };
-        let (header, state) = text.split_once('\n').ok_or("it has no state line")?;
-        let state = state.strip_suffix('\n').ok_or("it is cut short")?;
+        let (header, rest) = text.split_once('\n').ok_or("it has no state line")?;
         let header: Header = serde_json::from_str(header).map_err(|e| format!("its header: {e}"))?;
         if header.format != FORMAT {
             return Err(format!("format {} is not this baton's {FORMAT}", header.format));
         }
-        if header.festival != self.festival || header.fingerprint != self.fingerprint.get() {
-            return Err("it was taken with another plan, other settings or another baton".into());
-        }
-        if hex::encode(Sha256::digest(state.as_bytes())) != header.state_sha256 {
+        let (state, last) = rest
+            .strip_suffix('\n')
+            .and_then(|rest| rest.rsplit_once('\n'))
+            .ok_or("it is cut short")?;
+        let trailer: Trailer = serde_json::from_str(last).map_err(|e| format!("its last line: {e}"))?;
+        // Everything but the last line and its newline.
+        let hashed = text.len() - last.len() - 1;
+        if format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&text.as_bytes()[..hashed])) != trailer.xxh3 {
             return Err("its state does not match its hash".into());
+        }
+        if header.festival != self.festival || trailer.fingerprint != self.fingerprint.get() {
+            return Err("it was taken with another plan, other settings or another baton".into());
         }
         let snapshot: Snapshot = serde_json::from_str(state).map_err(|e| format!("its state: {e}"))?;
         let engine = Engine::restore(festival.clone(), &self.config, snapshot).map_err(|e| e.to_string())?;

@@ -49,6 +49,11 @@ fn a_restored_prefix_folds_the_rest_to_the_same_state() {
         let log = log_of(&festival, &mut world);
         for cut in [0, 1, log.len() / 3, log.len() / 2, log.len() - 1, log.len()] {
             let prefix = folded(&festival, &log[..cut]);
+            assert_eq!(
+                serde_json::to_string(&prefix.snapshot_view()).expect("a view serializes"),
+                serde_json::to_string(&prefix.snapshot()).expect("a snapshot serializes"),
+                "what is written is what is read back"
+            );
             let snapshot = through_json(&prefix.snapshot());
             let mut restored = Engine::restore(festival.clone(), &Config::default(), snapshot).expect("restores");
             assert_eq!(restored.snapshot(), prefix.snapshot(), "{}: at {cut}", festival.id);
