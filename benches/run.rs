@@ -1,15 +1,15 @@
 //! A whole `baton run --simulate` of the generated 10,000-task workflow (100 layers x 100 tasks,
 //! each depending on two tasks of the layer before, 10 agents) on the local ledger, with instant
 //! agents, in release mode: `cargo bench --bench run` (`BATON_BENCH_LAYERS=N` for N layers,
-//! `BATON_BENCH_RUNS` runs of the default mode, 1 unless set as one takes about half a minute,
-//! `BATON_BENCH_SHARED_RUNS` runs with `--shared-replica`, 3 unless set, 0 to skip it, and
-//! `BATON_BENCH_BIN` to time another build of `baton`).
+//! `BATON_BENCH_RUNS` runs of the default mode, 3 unless set, `BATON_BENCH_PER_AGENT_RUNS` runs
+//! with `--replica-per-agent`, 1 unless set, 0 to skip it, and `BATON_BENCH_BIN` to time another
+//! build of `baton`).
 //!
 //! It starts the release binary as a user would: `baton run FILE --simulate --work-ms 0
 //! --success-rate 1 --quiet --state DIR` in a fresh state directory each run, so every message is
 //! signed, written to the ledger, read back, checked and folded, and every payment is a transfer on
-//! the ledger; then the same with `--shared-replica` (the simulated agents share one replica of
-//! the log instead of one each). For each it reports tasks per second, microseconds per task and
+//! the ledger (the simulated agents share one replica of the log); then the same with
+//! `--replica-per-agent` (each agent checks and folds the log itself). For each it reports tasks per second, microseconds per task and
 //! the child's CPU time (median of the runs), and its peak memory (`VmHWM` of `/proc/PID/status`,
 //! read every 10 ms while it runs; its wall time is taken by a thread waiting for it, not at the
 //! next of those reads). Each run starts once what the runs before wrote is on the disk (`sync`),
@@ -104,14 +104,14 @@ fn main() {
     );
     let modes: [(&str, &[&str], usize); 2] = [
         (
-            "run       baton run --simulate:              ",
+            "run       baton run --simulate:                    ",
             &[],
-            env_usize("BATON_BENCH_RUNS", 1).max(1),
+            env_usize("BATON_BENCH_RUNS", 3).max(1),
         ),
         (
-            "run       baton run --simulate --shared-replica:",
-            &["--shared-replica"],
-            env_usize("BATON_BENCH_SHARED_RUNS", 3),
+            "run       baton run --simulate --replica-per-agent:",
+            &["--replica-per-agent"],
+            env_usize("BATON_BENCH_PER_AGENT_RUNS", 1),
         ),
     ];
     for (label, extra, runs) in modes.into_iter().filter(|m| m.2 > 0) {

@@ -196,9 +196,15 @@ fn assert_all_paid(workflow: &str, status: &Value) -> i64 {
 
 #[test]
 fn each_shipped_workflow_runs_to_payment() {
-    for workflow in WORKFLOWS {
+    // Every workflow with the simulated agents on one replica of the log (the default), and one
+    // with a replica per agent, each checking and folding the log itself.
+    let runs = WORKFLOWS
+        .iter()
+        .map(|w| (*w, &[][..]))
+        .chain([("workflows/release-pipeline.yaml", &["--replica-per-agent"][..])]);
+    for (workflow, extra) in runs {
         let state = StateDir::new("shipped");
-        run_simulated(workflow, &state, &[]);
+        run_simulated(workflow, &state, extra);
         let status = status(workflow, &state);
         let paid = assert_all_paid(workflow, &status);
 

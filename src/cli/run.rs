@@ -61,10 +61,16 @@ pub struct RunArgs {
     /// With `--simulate`, leave approvals to people (`baton approve`) instead of simulated approvers.
     #[arg(long)]
     pub manual_approvals: bool,
-    /// With `--simulate`, the simulated agents share one replica of the log instead of one each:
-    /// every message is checked and folded once for all of them (far less CPU and memory on a
-    /// large festival; agents answer more at once, so payments batch more).
+    /// With `--simulate`, each simulated agent follows the log with a replica of its own and
+    /// checks and folds every message itself, as agents in processes of their own do. Unless set
+    /// they share one replica: every message is checked and folded once for all of them (on a
+    /// large festival about half the time and two thirds of the memory; agents answer more at
+    /// once, so payments batch more).
     #[arg(long)]
+    pub replica_per_agent: bool,
+    /// What the simulated agents do unless `--replica-per-agent` is set: share one replica of the
+    /// log. Kept for the scripts that name it.
+    #[arg(long, hide = true, conflicts_with = "replica_per_agent")]
     pub shared_replica: bool,
     /// No progress bars.
     #[arg(long)]
@@ -250,9 +256,9 @@ pub(super) async fn drive<L: Ledger + 'static>(
     Ok((coordinator.into_engine(), summary))
 }
 
-/// Starts the simulated agents, each following the log with its own replica or, with
-/// `--shared-replica`, all on one, and unless approvals are manual the simulated approvers; they
-/// stop when `cancel` fires.
+/// Starts the simulated agents, all following the log on one replica or, with
+/// `--replica-per-agent`, each on its own, and unless approvals are manual the simulated
+/// approvers; they stop when `cancel` fires.
 fn spawn_simulated<L: Ledger + 'static>(
     args: &RunArgs,
     festival: &Arc<Festival>,
@@ -276,10 +282,10 @@ fn spawn_simulated<L: Ledger + 'static>(
         let key = crew.key(&id, "agent")?;
         members.push((id, key));
     }
-    let crews = if args.shared_replica {
-        vec![members]
-    } else {
+    let crews = if args.replica_per_agent {
         members.into_iter().map(|agent| vec![agent]).collect()
+    } else {
+        vec![members]
     };
     for members in crews {
         let Some((first, _)) = members.first() else { continue };
