@@ -1,11 +1,20 @@
 //! Group commit: messages submitted at the same time by several callers of one
 //! [`LocalLedger`] (the coordinator and the simulated agents of a process share one) are written
-//! in one transaction instead of one transaction each. A submission waits in a queue without
-//! holding a thread; one writer on the runtime's blocking threads takes everything queued, writes
-//! it, answers it and takes what queued meanwhile, until the queue is empty. Each caller's
-//! messages stay together and in its order; a group that fails is written again submission by
-//! submission, so that a bad one fails alone. A submission whose caller stops waiting is still
-//! written, as a transaction sent to a network may still reach consensus.
+//! in one transaction instead of one transaction each. A submission from one of the runtime's
+//! tasks waits in a queue without holding a thread; one writer on the runtime's blocking threads
+//! takes everything queued, writes it, answers it and takes what queued meanwhile, until the
+//! queue is empty. A caller outside the runtime's tasks (the thread a run blocks on, which drives
+//! its coordinator and has nothing else to do while it waits) writes what is queued, its own
+//! submission with the rest, on its own thread: it does not wake a writer and wait to be woken
+//! by it. On two cores that took the 10,000-task run 0.90x to 0.95x the time (alternated runs):
+//! the coordinator's steps are the run's longest chain, and each waited for two thread wake-ups
+//! and for whatever the writer was doing for the agents. The tasks still queue for the writer,
+//! as a task must not block the worker it runs on (when they wrote for themselves too, the run
+//! took 1.05x the time of this).
+//!
+//! Each caller's messages stay together and in its order; a group that fails is written again
+//! submission by submission, so that a bad one fails alone. A submission whose caller stops
+//! waiting is still written, as a transaction sent to a network may still reach consensus.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -48,6 +57,22 @@ impl Queue {
         !std::mem::replace(&mut pending.writing, true)
     }
 
+    /// What waits now, the writer staying on.
+    fn take_now(&self) -> Option<Vec<Waiting>> {
+        let mut pending = self.lock();
+        (!pending.waiting.is_empty()).then(|| std::mem::take(&mut pending.waiting))
+    }
+
+    /// Whether anything waits; when nothing does, the writer is gone.
+    fn more(&self) -> bool {
+        let mut pending = self.lock();
+        if pending.waiting.is_empty() {
+            pending.writing = false;
+            return false;
+        }
+        true
+    }
+
     /// What waits now; `None`, and the writer gone, when nothing does.
     fn take(&self) -> Option<Vec<Waiting>> {
         let mut pending = self.lock();
@@ -61,7 +86,8 @@ impl Queue {
 
 impl LocalLedger {
     /// Appends `payloads` to `topic` in one transaction with whatever other submissions wait
-    /// for the connection at the same time.
+    /// for the connection at the same time: written here when the caller is not one of the
+    /// runtime's tasks, else by the writer on the blocking threads.
     pub(super) async fn submit_grouped(&self, topic: &TopicId, payloads: &[Payload]) -> Result<(), LedgerError> {
         let (answer, answered) = oneshot::channel();
         let waiting = Waiting {
@@ -69,12 +95,17 @@ impl LocalLedger {
             payloads: payloads.to_vec(),
             answer,
         };
-        if self.waiting.push(waiting) {
-            let writer = Writer {
-                conn: self.conn.clone(),
-                queue: self.waiting.clone(),
-                recent: self.recent.clone(),
-            };
+        let start = self.waiting.push(waiting);
+        let writer = Writer {
+            conn: self.conn.clone(),
+            queue: self.waiting.clone(),
+            recent: self.recent.clone(),
+        };
+        let inline = tokio::task::try_id().is_none();
+        if inline {
+            writer.write_now();
+        }
+        if start && (!inline || writer.queue.more()) {
             match tokio::runtime::Handle::try_current() {
                 Ok(runtime) => drop(runtime.spawn_blocking(move || writer.write_all())),
                 Err(_) => writer.write_all(),
@@ -86,7 +117,7 @@ impl LocalLedger {
     }
 }
 
-/// The one writer at a [`Queue`] while it is not empty.
+/// The writer at a [`Queue`] while it is not empty, or a caller writing what waits once.
 struct Writer {
     conn: Arc<Mutex<Connection>>,
     queue: Arc<Queue>,
@@ -94,17 +125,29 @@ struct Writer {
 }
 
 impl Writer {
+    /// Writes what waits now, once.
+    fn write_now(&self) {
+        if let Some(group) = self.queue.take_now() {
+            self.write(group);
+        }
+    }
+
     /// Writes groups until none waits.
     fn write_all(&self) {
         while let Some(group) = self.queue.take() {
-            match super::lock_conn(&self.conn) {
-                Ok(conn) => write_group(&conn, group, &self.recent),
-                Err(e) => {
-                    let reason = e.to_string();
-                    group
-                        .into_iter()
-                        .for_each(|waiting| answer(waiting, Err(LedgerError::Other(reason.clone()))));
-                }
+            self.write(group);
+        }
+    }
+
+    /// Writes one group and answers each of its submissions.
+    fn write(&self, group: Vec<Waiting>) {
+        match super::lock_conn(&self.conn) {
+            Ok(conn) => write_group(&conn, group, &self.recent),
+            Err(e) => {
+                let reason = e.to_string();
+                group
+                    .into_iter()
+                    .for_each(|waiting| answer(waiting, Err(LedgerError::Other(reason.clone()))));
             }
         }
     }

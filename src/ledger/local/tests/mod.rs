@@ -7,6 +7,7 @@ mod log;
 mod opening;
 mod upgrade;
 mod waiting;
+mod writing;
 
 /// A fresh directory under the system's temp dir, removed when dropped.
 pub(super) struct Scratch(PathBuf);
