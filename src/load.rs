@@ -43,7 +43,7 @@ fn load_source(mut sources: Sources, file: FileId, env: &dyn Env) -> Loaded {
     let Some(root) = root else {
         return finish(sources, None, diagnostics, env);
     };
-    let validate = || spec::schema::validate(spec::schema::Kind::Workflow, &root);
+    let validate = || spec::schema::validate_keeping(spec::schema::Kind::Workflow, &root);
     let (schema, compiled) = std::thread::scope(|scope| {
         let checking = std::thread::Builder::new()
             .name("baton-schema".into())
@@ -57,12 +57,13 @@ fn load_source(mut sources: Sources, file: FileId, env: &dyn Env) -> Loaded {
         };
         (schema, compiled)
     });
-    // The document's tree is freed on a thread of its own: on a large workflow that takes
-    // milliseconds the caller would otherwise wait for. Without a thread, the closure that holds
-    // it frees it here.
+    // The document's tree, and its JSON that the schema checked, are freed on a thread of their
+    // own: on a large workflow that takes milliseconds the caller would otherwise wait for.
+    // Without a thread, the closure that holds them frees them here.
+    let (schema, json) = schema;
     let _ = std::thread::Builder::new()
         .name("baton-free".into())
-        .spawn(move || drop(root));
+        .spawn(move || drop((root, json)));
     diagnostics.extend(schema);
     let festival = if diagnostics.iter().any(Diagnostic::is_error) {
         None

@@ -351,16 +351,27 @@ fn status_of_a_run_matches_the_run() {
         .iter()
         .map(|t| (task_id(t), t["state"].as_str().expect("task state is a string")))
         .collect();
-    let from_table: BTreeMap<&str, &str> = stdout
+    let rows: Vec<Vec<&str>> = stdout
         .lines()
-        .filter_map(|line| {
-            let mut cols = line.split_whitespace();
-            let id = cols.next()?;
-            let state = cols.next()?;
-            from_status.contains_key(id).then_some((id, state))
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|cols| cols.first().is_some_and(|id| from_status.contains_key(id)))
+        .collect();
+    let from_table: BTreeMap<&str, &str> = rows.iter().map(|cols| (cols[0], cols[1])).collect();
+    assert_eq!(from_table, from_status, "run table:\n{stdout}");
+    // The amount paid, second to last after the transaction, as the log says, task by task
+    // (rewards differ from one task to the next).
+    let paid_status: BTreeMap<&str, Option<i64>> = tasks(&status)
+        .iter()
+        .map(|t| (task_id(t), t["paid"].as_i64()))
+        .collect();
+    let paid_table: BTreeMap<&str, Option<i64>> = rows
+        .iter()
+        .map(|cols| {
+            let paid = cols[cols.len() - 2];
+            (cols[0], (paid != "-").then(|| minor_units(paid)))
         })
         .collect();
-    assert_eq!(from_table, from_status, "run table:\n{stdout}");
+    assert_eq!(paid_table, paid_status, "run table:\n{stdout}");
 }
 
 #[test]

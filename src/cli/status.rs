@@ -121,29 +121,49 @@ fn amount(engine: &Engine, minor: i64) -> String {
 /// The table `baton run` ends with and `baton status` prints.
 #[must_use]
 pub(super) fn table(engine: &Engine) -> String {
-    let mut out = String::new();
     let views = engine.task_views();
     let width = views.iter().map(|v| v.id.len()).max().unwrap_or(4).max(4);
+    let mut out = String::with_capacity(128 * (views.len() + 2));
     let _ = writeln!(
         out,
         "{:width$}  {:12} {:12} {:>7}  {:28} {:>10}  TRANSACTION",
         "TASK", "STATE", "AGENT", "ATTEMPT", "GATES", "PAID"
     );
+    // A row's cells, written again for each row rather than made anew: a festival of thousands
+    // of tasks has as many rows, most of them paid the same amount.
+    let (mut attempt, mut gate) = (String::new(), String::new());
+    let mut last_paid: Option<(i64, String)> = None;
     for v in &views {
-        let gate = match &v.gate {
-            None => "-".to_string(),
-            Some(g) if g.passed => "passed".to_string(),
-            Some(g) => format!("failed: {}", g.reasons.first().map_or("", String::as_str)),
+        attempt.clear();
+        let _ = write!(attempt, "{}/{}", v.attempt, v.max_attempts);
+        gate.clear();
+        match &v.gate {
+            None => gate.push('-'),
+            Some(g) if g.passed => gate.push_str("passed"),
+            Some(g) => {
+                gate.push_str("failed: ");
+                gate.push_str(g.reasons.first().map_or("", String::as_str));
+            }
+        }
+        if let Some((cut, _)) = gate.char_indices().nth(28) {
+            gate.truncate(cut);
+        }
+        if let Some(p) = v.paid
+            && last_paid.as_ref().is_none_or(|(q, _)| *q != p)
+        {
+            last_paid = Some((p, amount(engine, p)));
+        }
+        let paid = match (v.paid, &last_paid) {
+            (Some(_), Some((_, text))) => text.as_str(),
+            _ => "-",
         };
-        let gate: String = gate.chars().take(28).collect();
-        let paid = v.paid.map_or_else(|| "-".to_string(), |p| amount(engine, p));
         let _ = writeln!(
             out,
             "{:width$}  {:12} {:12} {:>7}  {:28} {:>10}  {}",
             v.id,
             v.state,
             v.agent.as_deref().unwrap_or("-"),
-            format!("{}/{}", v.attempt, v.max_attempts),
+            attempt,
             gate,
             paid,
             v.tx.as_deref().unwrap_or("-"),

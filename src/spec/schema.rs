@@ -60,11 +60,18 @@ fn validator(kind: Kind) -> Result<&'static Validator, Diagnostic> {
 /// Checks a document against a schema; every violation becomes a diagnostic at its node.
 #[must_use]
 pub fn validate(kind: Kind, root: &Node) -> Vec<Diagnostic> {
+    validate_keeping(kind, root).0
+}
+
+/// [`validate`], with the document as JSON that it checked, for the caller to free when it
+/// suits it: a large workflow's takes milliseconds to free.
+#[must_use]
+pub fn validate_keeping(kind: Kind, root: &Node) -> (Vec<Diagnostic>, serde_json::Value) {
+    let instance = root.to_json();
     let validator = match validator(kind) {
         Ok(v) => v,
-        Err(d) => return vec![d],
+        Err(d) => return (vec![d], instance),
     };
-    let instance = root.to_json();
     let mut out: Vec<Diagnostic> = validator
         .iter_errors(&instance)
         .map(|error| {
@@ -83,7 +90,7 @@ pub fn validate(kind: Kind, root: &Node) -> Vec<Diagnostic> {
         })
         .collect();
     out.dedup();
-    out
+    (out, instance)
 }
 
 /// Where to point for a problem with a whole mapping: the key that holds it, or its first key.
