@@ -18,25 +18,17 @@ macro_rules! entity_id {
         impl FromStr for $name {
             type Err = LedgerError;
             fn from_str(s: &str) -> Result<Self, LedgerError> {
-                let parts: Vec<&str> = s.split('.').collect();
-                if parts.len() == 3
-                    && parts
-                        .iter()
-                        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-                {
-                    Ok(Self(s.to_owned()))
-                } else {
-                    Err(LedgerError::BadId {
-                        kind: $what,
-                        id: s.to_owned(),
-                    })
-                }
+                Self::try_from(s.to_owned())
             }
         }
         impl TryFrom<String> for $name {
             type Error = LedgerError;
             fn try_from(s: String) -> Result<Self, LedgerError> {
-                s.parse()
+                if is_entity_id(&s) {
+                    Ok(Self(s))
+                } else {
+                    Err(LedgerError::BadId { kind: $what, id: s })
+                }
             }
         }
         impl From<$name> for String {
@@ -50,6 +42,15 @@ macro_rules! entity_id {
             }
         }
     };
+}
+
+/// Whether `s` is `shard.realm.num`: three runs of ASCII digits between two dots.
+fn is_entity_id(s: &str) -> bool {
+    let mut parts = 0;
+    s.split('.').all(|part| {
+        parts += 1;
+        !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())
+    }) && parts == 3
 }
 
 entity_id!(AccountId, "account");
@@ -310,5 +311,23 @@ mod tests {
             assert_eq!(tx.to_string(), format!("0.0.2@{expected}"));
         }
         assert_eq!(format!("{:>14}", ConsensusTime(5)), "   0.000000005");
+    }
+
+    /// An entity id is three runs of digits between two dots, and nothing else.
+    #[test]
+    fn entity_ids_are_three_runs_of_digits() {
+        for good in ["0.0.2", "0.0.1001", "12.345.6789"] {
+            assert_eq!(
+                good.parse::<AccountId>().ok().map(|a| a.0),
+                Some(good.to_string()),
+                "{good}"
+            );
+        }
+        for bad in [
+            "", "0", "0.0", "0.0.", ".0.1", "0..1", "0.0.1.2", "0.0.a", "0.0.-1", "0.0.1 ", "٣.0.1",
+        ] {
+            assert!(bad.parse::<AccountId>().is_err(), "`{bad}` parsed");
+            assert!(AccountId::try_from(bad.to_string()).is_err(), "`{bad}` taken");
+        }
     }
 }

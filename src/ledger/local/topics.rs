@@ -85,10 +85,12 @@ pub(super) fn append_many(
         if last_sequence.contains_key(topic) {
             continue;
         }
-        if !exists(conn, topic)? {
+        // A topic with a message in the log exists: only one without is looked up.
+        let last = view.last_sequence(topic);
+        if last == 0 && !exists(conn, topic)? {
             return Err(LedgerError::UnknownTopic(topic.clone()));
         }
-        last_sequence.insert(topic, view.last_sequence(topic));
+        last_sequence.insert(topic, last);
     }
     let mut consensus = meta(conn, META_LAST_CONSENSUS)?;
     let mut records = Vec::with_capacity(messages.len());
