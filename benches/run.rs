@@ -9,12 +9,12 @@
 //! --success-rate 1 --quiet --state DIR` in a fresh state directory each run, so every message is
 //! signed, written to the ledger, read back, checked and folded, and every payment is a transfer on
 //! the ledger (the simulated agents share one replica of the log); then the same with
-//! `--replica-per-agent` (each agent checks and folds the log itself). For each it reports tasks per second, microseconds per task and
-//! the child's CPU time (median of the runs), and its peak memory (`VmHWM` of `/proc/PID/status`,
-//! read every 10 ms while it runs; its wall time is taken by a thread waiting for it, not at the
-//! next of those reads). Each run starts once what the runs before wrote is on the disk (`sync`),
-//! so that none runs beside the writing back of another's files. The baselines are the median
-//! of three runs.
+//! `--replica-per-agent` (each agent checks and folds the log itself). For each it reports tasks
+//! per second, microseconds per task and the child's CPU time (median of the runs), and its peak
+//! memory (`VmHWM` of `/proc/PID/status`, read every 10 ms while it runs; its wall time is taken by
+//! a thread waiting for it, not at the next of those reads). Each run starts once what the runs
+//! before wrote is on the disk (`sync`), so that none runs beside the writing back of another's
+//! files. The baselines are the median of three runs.
 //!
 //! Baselines, in the same process: loading and checking the same workflow file (`load::load`,
 //! which the run does first), the engine alone driving the same festival to payment with

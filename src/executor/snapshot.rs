@@ -1,22 +1,22 @@
 //! Local snapshots of a coordinator's engine, so that a restart on a long log takes up where the
 //! last snapshot left off instead of folding the log from its start.
 //!
-//! A snapshot file (`<state>/snapshots/<festival>.json`) is three lines: a header (the format,
-//! the festival and the [`LogMark`] of the log it was folded from), the engine's [`Snapshot`], and
-//! a trailer: a [`fingerprint`] of the plan, the settings and the build, and the XXH3-128 of the
-//! two lines before it. Both come last so that the state goes to the file as it is written,
-//! while the fingerprint is worked out, instead of being gathered first. The hash tells a damaged file, not a forged
-//! one: whoever can write the state directory can write a matching hash too. The file is written
-//! to a temporary file and renamed over the last one, so a crash of the process leaves one whole
-//! snapshot or the one before. It is not synced to the disk: after a crash of the machine the
+//! A snapshot file (`<state>/snapshots/<festival>.json`) is three lines: a header (the format, the
+//! festival and the [`LogMark`] of the log it was folded from), the engine's [`Snapshot`], and a
+//! trailer: a [`fingerprint`] of the plan, the settings and the build, and the XXH3-128 of the two
+//! lines before it. Both come last so that the state goes to the file as it is written, while the
+//! fingerprint is worked out, instead of being gathered first. The hash tells a damaged file, not a
+//! forged one: whoever can write the state directory can write a matching hash too. The file is
+//! written to a temporary file and renamed over the last one, so a crash of the process leaves one
+//! whole snapshot or the one before. It is not synced to the disk: after a crash of the machine the
 //! file may be empty or cut short, which its hash tells, and the log is folded from its start (a
 //! snapshot is a shortcut, and syncing took a run's last milliseconds).
 //!
 //! It is taken up only when everything matches: the fingerprint, the hash of its own state, every
-//! index in it, and the messages of the log itself, read again and hashed up to the mark.
-//! Anything else (no file, another plan, other settings, a damaged file, a log that differs) is
-//! said once and the log is folded from the start, as without snapshots. The log stays the truth: a snapshot is a shortcut through its prefix, never a
-//! source of state the log does not hold.
+//! index in it, and the messages of the log itself, read again and hashed up to the mark. Anything
+//! else (no file, another plan, other settings, a damaged file, a log that differs) is said once
+//! and the log is folded from the start, as without snapshots. The log stays the truth: a snapshot
+//! is a shortcut through its prefix, never a source of state the log does not hold.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
