@@ -7,15 +7,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::run::{Crew, RunArgs, drive};
 use crate::check::Festival;
-use crate::engine::Engine;
+use crate::executor::RunError;
 use crate::executor::network::{environment, signer_key, signers, wiring};
-use crate::executor::{RunError, Summary};
 use crate::ledger::AccountId;
 use crate::ledger::hedera::{HederaConfig, HederaLedger};
 use crate::load::load;
 use crate::spec::ProcessEnv;
 
-pub(super) async fn execute(args: &RunArgs, festival: Arc<Festival>) -> Result<(Engine, Summary), RunError> {
+pub(super) async fn execute(
+    args: &RunArgs,
+    festival: Arc<Festival>,
+) -> Result<(super::run::Ran, super::run::Kept), RunError> {
     let vars = environment(&args.network);
     let config = HederaConfig::from_vars(&vars)?;
     let ledger = Arc::new(HederaLedger::connect(config.clone())?);
@@ -49,7 +51,7 @@ pub(super) async fn execute(args: &RunArgs, festival: Arc<Festival>) -> Result<(
         }
     }
     print!("{}", spent_table(&spent));
-    result
+    Ok((result?, ledger))
 }
 
 /// Each signer's account and key: agents' accounts from the workflow, keys from the variable

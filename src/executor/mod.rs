@@ -58,6 +58,9 @@ pub struct Options {
     /// calls, nodes that stay busy) before the run ends with the error; the intent stays in the
     /// log and the next run settles it.
     pub network_patience: Duration,
+    /// Write the last snapshot when the run ends; otherwise the caller writes it with
+    /// [`Coordinator::last_snapshot_beside`].
+    pub last_snapshot: bool,
 }
 
 impl Default for Options {
@@ -66,6 +69,7 @@ impl Default for Options {
             tick: Duration::from_secs(1),
             stop_when_done: true,
             network_patience: Duration::from_secs(120),
+            last_snapshot: true,
         }
     }
 }
@@ -212,7 +216,9 @@ impl<L: Ledger> Coordinator<L> {
                 self.reader.wait(self.ledger.as_ref(), options.tick, cancel).await;
             }
         }
-        self.snapshot(true);
+        if options.last_snapshot {
+            self.snapshot(true);
+        }
         Ok(Summary {
             outcome: self.engine.outcome(),
             messages: self.engine.applied(),

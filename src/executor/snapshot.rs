@@ -277,18 +277,44 @@ impl<L: crate::ledger::Ledger> super::Coordinator<L> {
     /// Writes a snapshot when `every` messages were folded since the last (or, with `last`, when
     /// any were). A snapshot that cannot be written is said and skipped: the log holds it all.
     pub(super) fn snapshot(&mut self, last: bool) {
-        let Some(snapshots) = &mut self.snapshots else {
-            return;
+        write_due(self.snapshots.as_mut(), &self.engine, &self.reader, last);
+    }
+
+    /// Writes the last snapshot of a run (when [`super::Options::last_snapshot`] left it to the
+    /// caller) while `beside` reads the engine on a thread of its own, and returns what `beside`
+    /// made: `baton run` lays out its final table meanwhile. Without snapshots, or without a
+    /// thread to be had, `beside` runs here.
+    pub fn last_snapshot_beside<R: Send>(&mut self, beside: impl Fn(&Engine) -> R + Sync) -> R {
+        let (engine, reader) = (&self.engine, &self.reader);
+        let Some(snapshots) = self.snapshots.as_mut() else {
+            return beside(engine);
         };
-        let since = self.engine.applied().saturating_sub(snapshots.last);
-        if since == 0 || (!last && since < snapshots.every) {
-            return;
-        }
-        let Some(mark) = self.reader.mark() else {
-            return;
-        };
-        if let Err(e) = snapshots.write(&self.engine, &mark) {
-            tracing::warn!("no snapshot: {e}");
-        }
+        std::thread::scope(|scope| {
+            let other = std::thread::Builder::new()
+                .name("baton-beside".into())
+                .spawn_scoped(scope, || beside(engine));
+            write_due(Some(snapshots), engine, reader, true);
+            match other {
+                Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => beside(engine),
+            }
+        })
+    }
+}
+
+/// [`super::Coordinator::snapshot`] on the coordinator's parts.
+fn write_due(snapshots: Option<&mut Snapshots>, engine: &Engine, reader: &super::LogReader, last: bool) {
+    let Some(snapshots) = snapshots else {
+        return;
+    };
+    let since = engine.applied().saturating_sub(snapshots.last);
+    if since == 0 || (!last && since < snapshots.every) {
+        return;
+    }
+    let Some(mark) = reader.mark() else {
+        return;
+    };
+    if let Err(e) = snapshots.write(engine, &mark) {
+        tracing::warn!("no snapshot: {e}");
     }
 }
