@@ -113,6 +113,12 @@ fn is_busy(error: &rusqlite::Error) -> bool {
     )
 }
 
+/// The page size of a new database. A run commits a transaction per step, most of them changing
+/// a row or two of small tables, and each changed page goes whole to the write-ahead log: with
+/// SQLite's 4 KiB pages the log took 9.5 MB for a 10,000-task run, with 1 KiB 4.4 MB, and the
+/// run 0.96 to 0.98x the time (512 and 2,048 bytes gained less).
+pub(super) const PAGE_SIZE: i64 = 1024;
+
 fn try_open(path: &Path) -> Result<Connection, LedgerError> {
     let open_error = |source| LedgerError::Open {
         path: path.to_owned(),
@@ -120,6 +126,8 @@ fn try_open(path: &Path) -> Result<Connection, LedgerError> {
     };
     let conn = Connection::open(path).map_err(open_error)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+    // Before write-ahead logging: a new database takes it, one made with another size keeps its own.
+    conn.pragma_update(None, "page_size", PAGE_SIZE).map_err(open_error)?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
         .map_err(open_error)?;

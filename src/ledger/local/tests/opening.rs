@@ -30,3 +30,33 @@ fn openers_racing_to_create_a_ledger_all_get_it() {
         }
     }
 }
+
+fn page_size(dir: &std::path::Path) -> i64 {
+    let conn = Connection::open(dir.join(FILE_NAME)).expect("the database opens");
+    conn.pragma_query_value(None, "page_size", |row| row.get(0))
+        .expect("the page size reads")
+}
+
+#[tokio::test]
+async fn a_new_ledger_takes_small_pages_and_an_older_one_keeps_its_own() -> Result<(), Box<dyn std::error::Error>> {
+    let new = Scratch::new();
+    let ledger = new.open();
+    let topic = ledger.create_topic("new").await?;
+    ledger.submit(&topic, b"{}").await?;
+    assert_eq!(page_size(&new.0), schema::PAGE_SIZE);
+
+    // A database made before, with SQLite's own page size and write-ahead logging.
+    let older = Scratch::new();
+    std::fs::create_dir_all(&older.0)?;
+    {
+        let conn = Connection::open(older.0.join(FILE_NAME))?;
+        conn.pragma_update(None, "page_size", 4096)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.execute_batch("CREATE TABLE made_before (x INTEGER)")?;
+    }
+    let ledger = older.open();
+    let topic = ledger.create_topic("older").await?;
+    assert_eq!(ledger.submit(&topic, b"{}").await?.0, 1);
+    assert_eq!(page_size(&older.0), 4096);
+    Ok(())
+}
