@@ -115,7 +115,7 @@ pub(crate) fn path_text(path: &[Hash]) -> String {
 
 /// The hashes of a path's text, or `None` when it is not whole 64-character lowercase hex hashes.
 pub(crate) fn parse_path(text: &str) -> Option<Vec<Hash>> {
-    if text.len() % 64 != 0 || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if text.len() % 64 != 0 || !super::lower_hex(text.as_bytes()) {
         return None;
     }
     text.as_bytes()

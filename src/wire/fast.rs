@@ -205,7 +205,7 @@ fn batch_fits(batch: &Batch) -> bool {
 /// Whether JSON writes the string as it is, without an escape (a quote, a backslash or a control
 /// character), as a borrowed string in [`Raw`] must be.
 fn written_plain(s: &str) -> bool {
-    !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)
+    super::plain_json(s.as_bytes())
 }
 
 /// A string of 1 to `max` characters (the schema counts characters, not bytes).
@@ -215,5 +215,5 @@ pub(super) fn text(s: &str, max: usize) -> bool {
 
 /// Lowercase hex of a length in `len` (hex is ASCII: bytes are characters).
 fn hex(s: &str, len: std::ops::RangeInclusive<usize>) -> bool {
-    len.contains(&s.len()) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    len.contains(&s.len()) && super::lower_hex(s.as_bytes())
 }

@@ -73,6 +73,23 @@ pub(crate) fn hex_text(bytes: &[u8]) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// Whether every byte is a lowercase hex digit. Every byte is looked at, with no early exit, so
+/// that the compiler checks many at a time: a message's signature, batch path and id are checked
+/// whenever it is written or read, and the byte-by-byte loop was a tenth of the time spent sealing.
+pub(crate) fn lower_hex(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |ok, &b| {
+        ok & ((b.wrapping_sub(b'0') < 10) | (b.wrapping_sub(b'a') < 6))
+    })
+}
+
+/// Whether JSON writes these bytes of a string as they are: no quote, backslash or control
+/// character to escape. Checked as [`lower_hex`] is, every byte at once.
+pub(crate) fn plain_json(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .fold(true, |ok, &b| ok & (b != b'"') & (b != b'\\') & (b >= 0x20))
+}
+
 /// The largest message [`decode`] reads, in bytes; anything larger is rejected before parsing.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 

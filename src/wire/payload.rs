@@ -168,7 +168,7 @@ fn write_entries<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out
 pub(super) fn write_string(text: &str, out: &mut Vec<u8>) {
     // Most strings (ids, hex, names) have nothing to escape: JSON escapes only `"`, `\\` and
     // control characters, as serde_json does.
-    if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if super::plain_json(text.as_bytes()) {
         out.reserve(text.len() + 2);
         out.push(b'"');
         out.extend_from_slice(text.as_bytes());

@@ -70,7 +70,7 @@ pub fn verify(envelope: &Envelope, key: &VerifyingKey) -> Result<(), WireError> 
         sender: envelope.sender.clone(),
     };
     let mut bytes = [0u8; 64];
-    if text.len() != 128 || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if text.len() != 128 || !super::lower_hex(text.as_bytes()) {
         return Err(bad());
     }
     hex::decode_to_slice(text, &mut bytes).map_err(|_| bad())?;

@@ -422,3 +422,23 @@ fn hex_text_writes_every_byte_as_the_hex_crate_does() {
     assert_eq!(super::hex_text(&all), hex::encode(&all));
     assert_eq!(super::hex_text(&[]), "");
 }
+
+#[test]
+fn hex_and_plain_checks_agree_with_byte_by_byte_ones_at_every_byte_and_length() {
+    let hex = |s: &[u8]| s.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let plain = |s: &[u8]| !s.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20);
+    // Lengths below, at and past the widths the checks are made at, with one odd byte at each
+    // place of the string.
+    for len in [0, 1, 15, 16, 17, 31, 32, 33, 64, 128, 320] {
+        let good = vec![b'7'; len];
+        assert!(super::lower_hex(&good) && super::plain_json(&good), "{len}");
+        for at in 0..len {
+            for byte in 0..=255u8 {
+                let mut text = good.clone();
+                text[at] = byte;
+                assert_eq!(super::lower_hex(&text), hex(&text), "byte {byte} at {at} of {len}");
+                assert_eq!(super::plain_json(&text), plain(&text), "byte {byte} at {at} of {len}");
+            }
+        }
+    }
+}
