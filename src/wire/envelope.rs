@@ -303,9 +303,7 @@ fn write_batch(batch: &Batch, out: &mut Vec<u8>) {
 
 /// Writes a number in decimal, as JSON does.
 fn write_number(n: impl Into<u64>, out: &mut Vec<u8>) {
-    use std::io::Write as _;
-    // Writing to a vector does not fail.
-    let _ = write!(out, "{}", n.into());
+    out.extend_from_slice(itoa::Buffer::new().format(n.into()).as_bytes());
 }
 
 /// Writes the envelope as JSON with its keys sorted by their bytes (`batch`, `festival`, `id`,
