@@ -25,7 +25,11 @@
 //! be faster than that. And the local ledger storing as many messages of a run's average size
 //! (950 bytes), 15 to a transaction on two topics as a run's steps write them
 //! (`LocalLedger::submit_many`), against appending the same bytes to a file 15 at a time: what
-//! storing the log costs a run at least, and what of it is the database's.
+//! storing the log costs a run at least, and what of it is the database's. Last, where `python3`
+//! can `import dask`, Dask's synchronous scheduler on the same graph of tasks that do nothing
+//! (`benches/dask_baseline.py`), run once after each run of the default mode: the reference the
+//! engine's issue gives for scale (about 32 us a task on its machines), measured on the same host
+//! at the same time, since these hosts' speed drifts by half from one hour to the next.
 
 mod common;
 
@@ -114,12 +118,23 @@ fn main() {
             env_usize("BATON_BENCH_PER_AGENT_RUNS", 1),
         ),
     ];
+    let mut dask = Dask::new(layers);
     for (label, extra, runs) in modes.into_iter().filter(|m| m.2 > 0) {
         let mut results: Vec<Run> = (0..runs)
-            .map(|i| run_once(&binary, &workflow, &dir.join(format!("state-{i}")), extra))
+            .map(|i| {
+                let run = run_once(&binary, &workflow, &dir.join(format!("state-{i}")), extra);
+                // Alternated with the runs of the default mode, so that both see the same host.
+                if extra.is_empty() {
+                    dask.time_once();
+                }
+                run
+            })
             .collect();
         results.sort_by_key(|r| r.wall);
         print(label, tasks, &results, engine.wall, sealing.wall);
+        if extra.is_empty() {
+            dask.print(tasks, results[results.len() / 2].wall);
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -200,6 +215,72 @@ fn print(label: &str, tasks: usize, results: &[Run], engine: Duration, sealing: 
         secs / engine.as_secs_f64(),
         secs / sealing.as_secs_f64()
     );
+}
+
+/// Dask's synchronous scheduler on the same graph with tasks that do nothing
+/// (`benches/dask_baseline.py`), the reference the engine's issue gives for scale, timed between
+/// the runs: where it cannot run (no `python3`, no `dask`), why.
+struct Dask {
+    layers: usize,
+    walls: Vec<Duration>,
+    missing: Option<String>,
+}
+
+impl Dask {
+    fn new(layers: usize) -> Self {
+        Self {
+            layers,
+            walls: Vec::new(),
+            missing: None,
+        }
+    }
+
+    fn time_once(&mut self) {
+        if self.missing.is_some() {
+            return;
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/dask_baseline.py");
+        let output = Command::new("python3")
+            .arg(&script)
+            .arg(self.layers.to_string())
+            .output();
+        let timed = match output {
+            Err(e) => Err(format!("python3: {e}")),
+            Ok(out) if !out.status.success() => Err(String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("failed")
+                .to_string()),
+            Ok(out) => String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse::<f64>()
+                .map(Duration::from_secs_f64)
+                .map_err(|e| format!("its output: {e}")),
+        };
+        match timed {
+            Ok(wall) => self.walls.push(wall),
+            Err(why) => self.missing = Some(why),
+        }
+    }
+
+    /// The median of its runs against the median run of baton's.
+    fn print(&mut self, tasks: usize, run: Duration) {
+        if let Some(why) = &self.missing {
+            println!("baseline  Dask's synchronous scheduler: not measured ({why}; `pip install dask`)");
+            return;
+        }
+        self.walls.sort();
+        let Some(median) = self.walls.get(self.walls.len() / 2) else {
+            return;
+        };
+        let secs = median.as_secs_f64();
+        println!(
+            "baseline  Dask's synchronous scheduler, tasks doing nothing: {secs:7.3} s  {:8.2} us/task (median of {}, alternated with the runs); the run took {:.2}x its time",
+            secs * 1e6 / tasks as f64,
+            self.walls.len(),
+            run.as_secs_f64() / secs
+        );
+    }
 }
 
 /// Runs the binary once in a fresh state directory, following its peak memory.
