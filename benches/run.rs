@@ -60,52 +60,8 @@ fn main() {
     let workflow = dir.join("bench.yaml");
     std::fs::write(&workflow, common::generate(layers)).expect("the workflow is written");
     let tasks = layers * WIDTH;
-
-    let env = BTreeMap::<String, String>::new();
-    let load = time(3, || baton::load::load(&workflow, &env).expect("the workflow loads"));
-    let festival = common::festival(layers);
-    let engine = time(3, || {
-        let mut d = Drive::new(festival.clone(), json!({"status": "completed"}), false);
-        d.run();
-        d
-    });
-    // Every message signed alone by its sender: the floor of a run that signs them one by one.
-    let messages = tasks * 31 / 10;
-    let key = baton::wire::SigningKey::from_bytes(&[7; 32]);
-    let body = baton::wire::Body::Heartbeat(baton::wire::Heartbeat {
-        agent_id: "agent-1".into(),
-    });
-    let sealing = time(3, || {
-        for n in 0..messages {
-            let mut envelope = baton::wire::Envelope::new(body.kind(), "bench", "agent-1", n as u64, &body);
-            std::hint::black_box(baton::wire::seal(&mut envelope, &key));
-        }
-    });
-    let (stored, appended) = storage(&dir, messages);
     println!("{tasks} tasks; {binary}");
-    let us = |d: Duration| d.as_secs_f64() * 1e6 / tasks as f64;
-    println!(
-        "baseline  load and check the workflow:        {:7.3} s  {:8.2} us/task",
-        load.wall.as_secs_f64(),
-        us(load.wall)
-    );
-    println!(
-        "baseline  engine alone to payment:            {:7.3} s  {:8.2} us/task",
-        engine.wall.as_secs_f64(),
-        us(engine.wall)
-    );
-    println!(
-        "baseline  sign and encode {messages} messages, each alone: {:7.3} s  {:8.2} us/task (one thread)",
-        sealing.wall.as_secs_f64(),
-        us(sealing.wall)
-    );
-    println!(
-        "baseline  store {messages} messages on the local ledger: {:7.3} s  {:8.2} us/task ({:.1}x appending them to a file: {:.3} s)",
-        stored.wall.as_secs_f64(),
-        us(stored.wall),
-        stored.wall.as_secs_f64() / appended.wall.as_secs_f64(),
-        appended.wall.as_secs_f64()
-    );
+    let (engine, sealing) = baselines(layers, &workflow, &dir);
     let modes: [(&str, &[&str], usize); 2] = [
         (
             "run       baton run --simulate:                    ",
@@ -131,12 +87,63 @@ fn main() {
             })
             .collect();
         results.sort_by_key(|r| r.wall);
-        print(label, tasks, &results, engine.wall, sealing.wall);
+        print(label, tasks, &results, engine, sealing);
         if extra.is_empty() {
             dask.print(tasks, results[results.len() / 2].wall);
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Measures and prints the baselines measured in this process; the engine's time and the
+/// sealing's, which the runs are set against.
+fn baselines(layers: usize, workflow: &Path, dir: &Path) -> (Duration, Duration) {
+    let tasks = layers * WIDTH;
+    let env = BTreeMap::<String, String>::new();
+    let load = time(3, || baton::load::load(workflow, &env).expect("the workflow loads"));
+    let festival = common::festival(layers);
+    let engine = time(3, || {
+        let mut d = Drive::new(festival.clone(), json!({"status": "completed"}), false);
+        d.run();
+        d
+    });
+    // Every message signed alone by its sender: the floor of a run that signs them one by one.
+    let messages = tasks * 31 / 10;
+    let key = baton::wire::SigningKey::from_bytes(&[7; 32]);
+    let body = baton::wire::Body::Heartbeat(baton::wire::Heartbeat {
+        agent_id: "agent-1".into(),
+    });
+    let sealing = time(3, || {
+        for n in 0..messages {
+            let mut envelope = baton::wire::Envelope::new(body.kind(), "bench", "agent-1", n as u64, &body);
+            std::hint::black_box(baton::wire::seal(&mut envelope, &key));
+        }
+    });
+    let (stored, appended) = storage(dir, messages);
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / tasks as f64;
+    println!(
+        "baseline  load and check the workflow:        {:7.3} s  {:8.2} us/task",
+        load.wall.as_secs_f64(),
+        us(load.wall)
+    );
+    println!(
+        "baseline  engine alone to payment:            {:7.3} s  {:8.2} us/task",
+        engine.wall.as_secs_f64(),
+        us(engine.wall)
+    );
+    println!(
+        "baseline  sign and encode {messages} messages, each alone: {:7.3} s  {:8.2} us/task (one thread)",
+        sealing.wall.as_secs_f64(),
+        us(sealing.wall)
+    );
+    println!(
+        "baseline  store {messages} messages on the local ledger: {:7.3} s  {:8.2} us/task ({:.1}x appending them to a file: {:.3} s)",
+        stored.wall.as_secs_f64(),
+        us(stored.wall),
+        stored.wall.as_secs_f64() / appended.wall.as_secs_f64(),
+        appended.wall.as_secs_f64()
+    );
+    (engine.wall, sealing.wall)
 }
 
 /// Messages a run's steps write to the ledger at once, on average, and their average size.
