@@ -250,6 +250,7 @@ impl Dask {
         let output = Command::new("python3")
             .arg(&script)
             .arg(self.layers.to_string())
+            .arg(WIDTH.to_string())
             .output();
         let timed = match output {
             Err(e) => Err(format!("python3: {e}")),
